@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from moebench.data import schema
-from moebench.errors import UserError
 from moebench.data.region import SPLIT_CODES, Region, TrapConfig
+from moebench.errors import UserError
 
 
 class RegionError(UserError):
@@ -45,7 +45,9 @@ def read_table(folder: Path, spec: schema.FileSpec) -> dict[str, list]:
         raise RegionError(f"{spec.name}: cannot be read as UTF-8 text ({err})") from None
     rows = list(csv.reader(text.splitlines()))
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise RegionError(f"{spec.name}: the file is empty (expected a header row with {', '.join(spec.column_names)})")
+        raise RegionError(
+            f"{spec.name}: the file is empty (expected a header row with {', '.join(spec.column_names)})"
+        )
     header = [h.strip() for h in rows[0]]
     missing = [c for c in spec.column_names if c not in header]
     if missing:
@@ -78,7 +80,9 @@ def _parse_cell(raw: str, col: schema.Column, file: str, row: int):
         except json.JSONDecodeError:
             raise RegionError(f"{_where(file, row, col.name)}: {cell!r} is not a JSON list") from None
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise RegionError(f"{_where(file, row, col.name)}: expected a non-empty JSON list of names, got {cell!r}")
+            raise RegionError(
+                f"{_where(file, row, col.name)}: expected a non-empty JSON list of names, got {cell!r}"
+            )
         return value
     try:
         value = float(cell)
@@ -135,7 +139,8 @@ def read_trap_config(folder: Path, server_index: dict[str, int]) -> tuple[torch.
             raise RegionError(f"{name}: missing key {key!r}")
         value = config[key]
         if kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            number = not isinstance(value, bool) and isinstance(value, (int, float))
+            if not number or not math.isfinite(value) or value < 0:
                 raise RegionError(f"{name}, key {key}: expected a non-negative number, got {value!r}")
         elif not isinstance(value, list):
             raise RegionError(f"{name}, key {key}: expected a list of server ids, got {value!r}")
@@ -192,7 +197,8 @@ def verify_checksums(folder: Path) -> dict:
             raise RegionError(f"{schema.METADATA}: lists {name}, which is missing from {folder}")
         if actual[name] != digest:
             raise RegionError(
-                f"{name}: its SHA-256 differs from the one in {schema.METADATA} (the file changed after it was generated)"
+                f"{name}: its SHA-256 differs from the one in {schema.METADATA}"
+                " (the file changed after it was generated)"
             )
     return metadata
 
@@ -220,23 +226,30 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
     _unique_index(instances["ModelInstanceID"], f, "ModelInstanceID")
     type_index: dict[str, int] = {}
     type_ids: list[int] = []
-    for r, (tname, tid) in enumerate(zip(instances["ModelTypeName"], instances["ModelType"], strict=True), start=1):
+    type_rows = zip(instances["ModelTypeName"], instances["ModelType"], strict=True)
+    for r, (tname, tid) in enumerate(type_rows, start=1):
         if tname not in type_index:
             if tid in type_ids:
                 other = [n for n, i in type_index.items() if type_ids[i] == tid][0]
-                raise RegionError(f"{_where(f, r, 'ModelType')}: type {tid} is used by {other!r} and {tname!r}")
+                raise RegionError(
+                    f"{_where(f, r, 'ModelType')}: type {tid} is used by {other!r} and {tname!r}"
+                )
             type_index[tname] = len(type_ids)
             type_ids.append(tid)
         elif type_ids[type_index[tname]] != tid:
             raise RegionError(
-                f"{_where(f, r, 'ModelType')}: {tname!r} has type {tid} here but {type_ids[type_index[tname]]} earlier"
+                f"{_where(f, r, 'ModelType')}: {tname!r} has type {tid} here"
+                f" but {type_ids[type_index[tname]]} earlier"
             )
     # Order model types by their numeric ModelType, so indices do not depend on row order.
     order = sorted(type_index, key=lambda n: type_ids[type_index[n]])
     type_index = {n: i for i, n in enumerate(order)}
     type_ids = sorted(type_ids)
     inst_server = np.array(
-        [_lookup(server_index, sid, f, r, "ServerID", "server id") for r, sid in enumerate(instances["ServerID"], 1)],
+        [
+            _lookup(server_index, sid, f, r, "ServerID", "server id")
+            for r, sid in enumerate(instances["ServerID"], 1)
+        ],
         dtype=np.int64,
     )
     inst_type = np.array([type_index[t] for t in instances["ModelTypeName"]], dtype=np.int64)
@@ -249,8 +262,10 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
 
     links = read_table(folder, schema.NETWORK_LINKS)
     f = schema.NETWORK_LINKS.name
-    src = [_lookup(server_index, v, f, r, "SrcServerID", "server id") for r, v in enumerate(links["SrcServerID"], 1)]
-    dst = [_lookup(server_index, v, f, r, "DstServerID", "server id") for r, v in enumerate(links["DstServerID"], 1)]
+    src, dst = (
+        [_lookup(server_index, v, f, r, column, "server id") for r, v in enumerate(links[column], 1)]
+        for column in ("SrcServerID", "DstServerID")
+    )
     _positive(links["BandwidthMbps"], f, "BandwidthMbps")
     seen_links: dict[tuple[int, int], int] = {}
     for r, pair in enumerate(zip(src, dst, strict=True), start=1):
@@ -273,7 +288,8 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
         for k, tname in enumerate(seq):
             if tname not in type_index:
                 raise RegionError(
-                    f"{_where(f, r, 'RequiredModelTypes')}: step {k} needs model type {tname!r}, which no server hosts"
+                    f"{_where(f, r, 'RequiredModelTypes')}: step {k} needs model type {tname!r},"
+                    " which no server hosts"
                     f" (model_instances.csv has {', '.join(order)})"
                 )
             task_models[r - 1, k] = type_index[tname]
@@ -289,13 +305,16 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
     ):
         t = _lookup(task_index, tid, f, r, "TaskID", "task id")
         if k >= task_len[t]:
-            raise RegionError(f"{_where(f, r, 'WorkflowStepIndex')}: task {tid} has {int(task_len[t])} steps, not {k + 1}")
+            raise RegionError(
+                f"{_where(f, r, 'WorkflowStepIndex')}: task {tid} has {int(task_len[t])} steps, not {k + 1}"
+            )
         if (t, k) in step_request:
             raise RegionError(f"{_where(f, r, 'WorkflowStepIndex')}: duplicate step {k} of task {tid}")
         expected = order[int(task_models[t, k])]
         if tname != expected:
             raise RegionError(
-                f"{_where(f, r, 'RequiredModelType')}: {tname!r} but tasks.csv says step {k} of {tid} needs {expected!r}"
+                f"{_where(f, r, 'RequiredModelType')}: {tname!r},"
+                f" but tasks.csv says step {k} of {tid} needs {expected!r}"
             )
         step_request[(t, k)] = req
     for t, tid in enumerate(tasks["TaskID"]):
@@ -313,8 +332,8 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
         for (t, k), req in step_request.items():
             if req not in req_index:
                 raise RegionError(
-                    f"{schema.TASK_REQUEST_MAPPING.name}: step {k} of task {tasks['TaskID'][t]} maps to request {req!r},"
-                    f" which {f} does not have"
+                    f"{schema.TASK_REQUEST_MAPPING.name}: step {k} of task {tasks['TaskID'][t]}"
+                    f" maps to request {req!r}, which {f} does not have"
                 )
             step_in[t, k] = log["InputTokens"][req_index[req]]
             step_out[t, k] = log["OutputTokens"][req_index[req]]

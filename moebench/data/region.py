@@ -96,7 +96,9 @@ class Region:
         return torch.nonzero(self.instance_count[model_type] > 0).flatten()
 
     def undirected_links(self) -> int:
-        pairs = torch.stack([torch.minimum(self.link_src, self.link_dst), torch.maximum(self.link_src, self.link_dst)])
+        low = torch.minimum(self.link_src, self.link_dst)
+        high = torch.maximum(self.link_src, self.link_dst)
+        pairs = torch.stack([low, high])
         return int(torch.unique(pairs, dim=1).shape[1])
 
     def summary(self) -> dict:

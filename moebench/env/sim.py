@@ -1,0 +1,539 @@
+"""The simulator without torchrl: state, reset, observation and one decision step, batched.
+
+`EdgeCloudMoEEnv` is a thin torchrl wrapper around these functions; the benchmarks call them
+directly to measure torchrl's overhead.
+
+Event order. An episode holds `tasks_per_episode` tasks with their arrival times. Each task is a
+workflow of steps; the next decision is always the pending step with the earliest ready time (a
+task's arrival, or the finish of its previous step), so decisions are taken in simulated-time
+order and overlapping tasks contend for servers exactly as they would.
+
+Per-server state (busy clock, trap state, telemetry) lives in [B, N+1] tensors. A step reads and
+writes only the entries of the servers it touches (gather / scatter), and trap states are brought
+up to date lazily with the closed form of the two-state Markov process, so a step's cost does not
+depend on the number of servers (except with `full_view`, which emits every server's features).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from moebench.env import dynamics, workload
+from moebench.env.settings import EnvSettings
+from moebench.env.tables import RegionTables, hop_static
+
+# Columns of the per-step uniform draws.
+U_SHARE, U_FADING, U_TRAP_SRC, U_TRAP_DST, U_EXTRA, U_LOSS = range(6)
+NUM_DRAWS = 6
+
+METRIC_KEYS = (
+    "latency_ms",  # this step: network + queue + compute
+    "network_ms",
+    "queue_ms",
+    "compute_ms",
+    "compute_cost",  # USD
+    "transfer_cost",  # USD, bytes moved between different servers
+    "trap_hit",  # 1 if the hop touched a trap in its bad state
+    "on_trap",  # 1 if the chosen server is a trap (whatever its state)
+    "invalid_action",  # 1 if the action named a masked slot (served by the first valid candidate)
+    "task_done",  # 1 if this step finished its task
+    "task_latency_ms",  # the finished task's latency (arrival to last step's end), else 0
+    "slo_violated",  # 1 if the finished task exceeded the SLO
+    "task_tokens",  # the finished task's tokens (prefill + decode, all its steps), else 0
+)
+
+SERVER_VIEW_FEATURES = (
+    "distance_100km",
+    "hosts_type",
+    "compute",
+    "price_per_1k_10usd",
+    "background_util",
+    "link_mean_latency_s",
+    "link_min_bandwidth_50mbps",
+    "backlog_s",
+    "obs_rtt_s",
+    "obs_loss",
+    "obs_seen",
+)
+
+
+@dataclass
+class SimState:
+    """Everything that changes during an episode. B batch elements, T tasks, L steps, N servers."""
+
+    ep_task: Tensor  # [B, T] region task index
+    arrival_ms: Tensor  # [B, T]
+    ready_ms: Tensor  # [B, T] when the task's next step can start; inf once finished
+    step: Tensor  # [B, T] next workflow step
+    loc: Tensor  # [B, T] server of the last step, -1 at the user
+    access_km: Tensor  # [B, T] distance from the user to their cell
+    prefill: Tensor  # [B, T, L] tokens per step
+    decode: Tensor  # [B, T, L]
+    served_tokens: Tensor  # [B, T] tokens served so far for each task
+    busy_ms: Tensor  # [B, N+1] when each server's queue drains
+    trap_bad: Tensor  # [B, N+1] bool, trap state at trap_time_ms
+    trap_time_ms: Tensor  # [B, N+1] -inf until first touched
+    obs_rtt_ms: Tensor  # [B, N+1]
+    obs_loss: Tensor  # [B, N+1]
+    obs_seen: Tensor  # [B, N+1] bool
+    now_ms: Tensor  # [B] time of the pending decision
+    slot: Tensor  # [B] which task the pending decision belongs to
+    done_tasks: Tensor  # [B]
+    preference: Tensor  # [B, 3]
+    cand: Tensor  # [B, K] candidates of the pending decision (sink-padded)
+    cand_mask: Tensor  # [B, K]
+
+    @property
+    def batch(self) -> int:
+        return int(self.ep_task.shape[0])
+
+
+def new_state(tables: RegionTables, settings: EnvSettings, batch: int, device: torch.device) -> SimState:
+    t, length, n1, k = settings.tasks_per_episode, tables.max_len, tables.num_servers + 1, tables.num_candidates
+    f = dict(device=device, dtype=torch.float32)
+    i = dict(device=device, dtype=torch.long)
+    return SimState(
+        ep_task=torch.zeros(batch, t, **i),
+        arrival_ms=torch.zeros(batch, t, **f),
+        ready_ms=torch.zeros(batch, t, **f),
+        step=torch.zeros(batch, t, **i),
+        loc=torch.full((batch, t), -1, **i),
+        access_km=torch.ones(batch, t, **f),
+        prefill=torch.zeros(batch, t, length, **f),
+        decode=torch.zeros(batch, t, length, **f),
+        served_tokens=torch.zeros(batch, t, **f),
+        busy_ms=torch.zeros(batch, n1, **f),
+        trap_bad=torch.zeros(batch, n1, device=device, dtype=torch.bool),
+        trap_time_ms=torch.full((batch, n1), -float("inf"), **f),
+        obs_rtt_ms=torch.zeros(batch, n1, **f),
+        obs_loss=torch.zeros(batch, n1, **f),
+        obs_seen=torch.zeros(batch, n1, device=device, dtype=torch.bool),
+        now_ms=torch.zeros(batch, **f),
+        slot=torch.zeros(batch, **i),
+        done_tasks=torch.zeros(batch, **i),
+        preference=torch.zeros(batch, 3, **f),
+        cand=torch.full((batch, k), tables.num_servers, **i),
+        cand_mask=torch.zeros(batch, k, device=device, dtype=torch.bool),
+    )
+
+
+def reset_rows(
+    tables: RegionTables,
+    settings: EnvSettings,
+    state: SimState,
+    rows: Tensor,
+    task_pool: Tensor,
+    generator: torch.Generator,
+    trace: workload.Trace | None = None,
+) -> None:
+    """Start a new episode in the batch elements `rows` (int64 indices): draw its tasks, arrivals,
+    token counts and preference, and clear their per-server state."""
+    r, t, device = rows.numel(), settings.tasks_per_episode, state.now_ms.device
+    if r == 0:
+        return
+    pick = torch.randint(0, task_pool.numel(), (r, t), generator=generator, device=device)
+    ep_task = task_pool[pick]
+    length = tables.max_len
+    if trace is not None:
+        arrivals, prefill, decode = workload.trace_window(trace, r, t, settings.trace_rate_scale, generator, device)
+        prefill = prefill[:, :, None].expand(r, t, length)
+        decode = decode[:, :, None].expand(r, t, length)
+    elif settings.workload in workload.PROFILES:
+        p = workload.PROFILES[settings.workload]
+        arrivals = workload.mmpp_arrivals_ms(
+            r, t, p.arrival_rate_per_s, p.burst_factor, p.burst_len_s, p.calm_len_s, generator, device
+        )
+        prefill = workload.lognormal_tokens((r, t, 1), *p.prefill_lognormal, generator, device).expand(r, t, length)
+        decode = workload.lognormal_tokens((r, t, 1), *p.decode_lognormal, generator, device).expand(r, t, length)
+    else:
+        arrivals = workload.mmpp_arrivals_ms(
+            r, t, settings.arrival_rate_per_s, settings.burst_factor, settings.burst_len_s, settings.calm_len_s,
+            generator, device,
+        )
+        if tables.step_input_tokens is not None:
+            prefill, decode = tables.step_input_tokens[ep_task], tables.step_output_tokens[ep_task]
+        else:
+            size = tables.task_size[ep_task][:, :, None].expand(r, t, length)
+            prefill, decode = settings.prefill_share * size, (1.0 - settings.prefill_share) * size
+    lo, hi = settings.access_distance_km
+    access = lo + (hi - lo) * torch.rand(r, t, generator=generator, device=device)
+    if settings.preference is None:
+        alpha = torch.tensor(settings.preference_alpha, device=device, dtype=torch.float32)
+        gamma = torch._standard_gamma(alpha.expand(r, 3).contiguous(), generator=generator)
+        preference = gamma / gamma.sum(-1, keepdim=True)
+    else:
+        preference = torch.tensor(settings.preference, device=device, dtype=torch.float32).expand(r, 3)
+
+    state.ep_task[rows] = ep_task
+    state.arrival_ms[rows] = arrivals
+    state.ready_ms[rows] = arrivals
+    state.step[rows] = 0
+    state.loc[rows] = -1
+    state.access_km[rows] = access
+    state.prefill[rows] = prefill
+    state.decode[rows] = decode
+    state.served_tokens[rows] = 0.0
+    state.busy_ms[rows] = 0.0
+    state.trap_bad[rows] = False
+    state.trap_time_ms[rows] = -float("inf")
+    state.obs_rtt_ms[rows] = 0.0
+    state.obs_loss[rows] = 0.0
+    state.obs_seen[rows] = False
+    state.done_tasks[rows] = 0
+    state.preference[rows] = preference
+    _select_next(state)
+
+
+def _select_next(state: SimState) -> None:
+    """Point every element at its earliest pending step (finished episodes keep their clock)."""
+    ready, slot = state.ready_ms.min(dim=1)
+    state.slot = slot
+    state.now_ms = torch.where(torch.isfinite(ready), ready, state.now_ms)
+
+
+def _current(tables: RegionTables, state: SimState) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(task, step, location, model type, batch index) of each element's pending decision."""
+    b = torch.arange(state.batch, device=state.slot.device)
+    task = state.ep_task[b, state.slot]
+    step = state.step[b, state.slot].clamp_max(tables.max_len - 1)  # finished rows: any valid step
+    loc = state.loc[b, state.slot]
+    model = tables.task_models[task, step].clamp_min(0)
+    return task, step, loc, model, b
+
+
+def _location(tables: RegionTables, task: Tensor, loc: Tensor) -> tuple[Tensor, Tensor]:
+    at_user = loc < 0
+    server = loc.clamp_min(0)
+    lat = torch.where(at_user, tables.task_lat[task], tables.lat[server])
+    lon = torch.where(at_user, tables.task_lon[task], tables.lon[server])
+    return lat, lon
+
+
+def resolve_traps(
+    tables: RegionTables, trap_rates: tuple[float, float], state: SimState, servers: Tensor,
+    now_ms: Tensor, uniform: Tensor,
+) -> Tensor:
+    """Bring the trap state of `servers` (shape [B] or [B, K]) up to `now_ms` and return it (bad).
+
+    Exact: the two-state process is sampled from its closed-form transition law over the time since
+    the server was last looked at; the result is stored, so later looks stay consistent.
+    """
+    flat = servers.reshape(state.batch, -1)
+    now = now_ms.reshape(state.batch, -1).expand_as(flat)
+    last = state.trap_time_ms.gather(1, flat)
+    bad_before = state.trap_bad.gather(1, flat)
+    p_bad = dynamics.trap_bad_probability(bad_before, now - last, *trap_rates)
+    bad = (uniform.reshape(flat.shape) < p_bad) & tables.trap_mask[flat]
+    state.trap_bad.scatter_(1, flat, bad)
+    state.trap_time_ms.scatter_(1, flat, now)
+    return bad.reshape(servers.shape)
+
+
+def trap_rates_per_ms(settings: EnvSettings) -> tuple[float, float]:
+    """(good -> bad, bad -> good) transition rates per ms of a trap (settings resolved on a region)."""
+    return settings.trap_rate_per_s * 1e-3, 1.0 / (settings.trap_bad_len_s * 1e3)
+
+
+def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dict[str, Tensor]:
+    """The observation of every element's pending decision; also caches its candidates in `state`."""
+    task, step, loc, model, b = _current(tables, state)
+    n = tables.num_servers
+    if tables.nearest_mode:
+        row = torch.where(loc >= 0, loc, n + task)
+        cand = tables.cand_servers[row, model]  # [B, K]
+        hop = tables.cand_static[row, model]  # [B, K, 3]
+        distance, base, bandwidth = hop.unbind(-1)
+    else:
+        cand = tables.cand_servers[0, model]
+        lat, lon = _location(tables, task, loc)
+        k = cand.shape[1]
+        distance, base, bandwidth = hop_static(
+            tables, settings, loc[:, None].expand(-1, k), lat[:, None].expand(-1, k), lon[:, None].expand(-1, k), cand
+        )
+    mask = cand < n
+    state.cand, state.cand_mask = cand, mask
+    now = state.now_ms[:, None]
+    price = tables.price_per_1k[model[:, None], cand] * tables.price_multiplier[cand]
+    features = torch.cat(
+        [
+            torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0, (cand == loc[:, None]).float()], -1),
+            tables.server_static[cand][..., :1],
+            (price * 10.0)[..., None],
+            tables.server_static[cand][..., 1:],
+            torch.stack(
+                [
+                    (state.busy_ms.gather(1, cand) - now).clamp_min(0.0) * 1e-3,
+                    state.obs_rtt_ms.gather(1, cand) * 1e-3,
+                    state.obs_loss.gather(1, cand),
+                    state.obs_seen.gather(1, cand).float(),
+                ],
+                -1,
+            ),
+        ],
+        dim=-1,
+    ) * mask[..., None]
+    obs = {
+        "candidates": features,
+        "action_mask": mask,
+        "candidate_server": torch.where(mask, cand, torch.full_like(cand, -1)),
+        "context": _context(tables, settings, state, task, step, loc, model, b),
+        "preference": state.preference.clone(),
+    }
+    if settings.full_view:
+        obs["server_features"] = _server_view(tables, state, task, loc, model)
+    return obs
+
+
+def _context(tables, settings, state, task, step, loc, model, b) -> Tensor:
+    length = tables.task_len[task].float()
+    now = state.now_ms
+    t = float(settings.tasks_per_episode)
+    arrived = state.arrival_ms <= now[:, None]
+    in_flight = (arrived & torch.isfinite(state.ready_ms)).sum(1).float()
+    recent = (arrived & (state.arrival_ms > (now - 1000.0)[:, None])).sum(1).float()
+    context = torch.stack(
+        [
+            step.float() / length,
+            length * 0.1,
+            (length - 1.0 - step.float()) * 0.1,
+            state.prefill[b, state.slot, step] * 1e-3,
+            state.decode[b, state.slot, step] * 1e-3,
+            (now - state.arrival_ms[b, state.slot]) * 1e-3,
+            in_flight / t,
+            (loc < 0).float(),
+            tables.type_min_price[model] * 10.0,
+            recent / t,
+            state.done_tasks.float() / t,
+        ],
+        dim=-1,
+    )
+    return context
+
+
+def _server_view(tables: RegionTables, state: SimState, task: Tensor, loc: Tensor, model: Tensor) -> Tensor:
+    n = tables.num_servers
+    lat, lon = _location(tables, task, loc)
+    distance = dynamics.haversine_km(lat[:, None], lon[:, None], tables.lat[None, :n], tables.lon[None, :n])
+    price = tables.price_per_1k[model, :n] * tables.price_multiplier[None, :n]
+    static = tables.server_static[:n].expand(state.batch, n, -1)
+    return torch.cat(
+        [
+            torch.stack([distance * 0.01, (price > 0).float(), static[..., 0], price * 10.0], -1),
+            static[..., 1:],
+            torch.stack(
+                [
+                    (state.busy_ms[:, :n] - state.now_ms[:, None]).clamp_min(0.0) * 1e-3,
+                    state.obs_rtt_ms[:, :n] * 1e-3,
+                    state.obs_loss[:, :n],
+                    state.obs_seen[:, :n].float(),
+                ],
+                -1,
+            ),
+        ],
+        dim=-1,
+    )
+
+
+def _outcome(
+    tables: RegionTables, settings: EnvSettings, state: SimState, *, dst: Tensor, model: Tensor, now: Tensor,
+    distance: Tensor, base: Tensor, bandwidth: Tensor, at_user: Tensor, stay: Tensor, bad: Tensor,
+    extra_ms: Tensor, attempts: Tensor, share: Tensor, fading: Tensor, access_km: Tensor,
+    prefill: Tensor, decode: Tensor,
+) -> dict[str, Tensor]:
+    """Latency parts, finish time and costs of serving a step on `dst` (any broadcastable shape:
+    [B] for the chosen server, [B, K] for every candidate). Reads the state, never writes it."""
+    bandwidth = torch.where(bad, bandwidth.clamp_max(settings.trap_bandwidth_mbps), bandwidth)
+    wireless = dynamics.wireless_capacity_mbps(
+        share, fading, access_km, settings.access_bandwidth_mhz, settings.access_tx_power_dbm,
+        settings.access_noise_dbm_per_hz, settings.access_path_loss_exp, settings.access_floor_mbps,
+    )
+    bandwidth = torch.where(at_user, torch.minimum(bandwidth, wireless), bandwidth)
+    tokens = prefill + decode
+    payload = torch.where(
+        at_user, prefill * settings.prompt_bytes_per_token, tokens * settings.activation_bytes_per_token
+    )
+    network, fixed = dynamics.hop_latency_ms(
+        distance, base, bandwidth, payload, attempts, extra_ms,
+        settings.propagation_ms_per_km, settings.retransmit_timeout_ms,
+    )
+    network = torch.where(stay, 0.0, network)
+    busy = state.busy_ms.gather(1, dst.reshape(state.batch, -1)).reshape(dst.shape)
+    queue, compute, finish = dynamics.queue_and_compute(
+        now + network, busy, prefill + settings.decode_cost * decode, tables.tokens_per_ms[dst]
+    )
+    return {
+        "network_ms": network,
+        "fixed_ms": fixed,
+        "queue_ms": queue,
+        "compute_ms": compute,
+        "finish_ms": finish,
+        "attempts": attempts.expand_as(network),
+        "compute_cost": dynamics.compute_cost_usd(
+            tokens, tables.price_per_1k[model, dst], tables.price_multiplier[dst]
+        ),
+        "transfer_cost": dynamics.transfer_cost_usd(
+            payload, distance, ~at_user & ~stay, settings.transfer_usd_per_gb, settings.transfer_distance_km
+        ),
+    }
+
+
+def candidate_outcomes(
+    tables: RegionTables, settings: EnvSettings, state: SimState, generator: torch.Generator,
+    trap_rates: tuple[float, float],
+) -> dict[str, Tensor]:
+    """Expected outcome [B, K] of serving the pending step on each candidate (privileged: the oracle).
+
+    The hidden trap states of the candidates and of the current server are resolved now (and stored,
+    so the step that follows sees the same states); random parts enter by their expectation.
+    """
+    task, step, loc, model, b = _current(tables, state)
+    n = tables.num_servers
+    cand = state.cand
+    k = cand.shape[1]
+    now = state.now_ms[:, None]
+    at_user = (loc < 0)[:, None]
+    if tables.nearest_mode:
+        row = torch.where(loc >= 0, loc, n + task)
+        distance, base, bandwidth = tables.cand_static[row, model].unbind(-1)
+    else:
+        lat, lon = _location(tables, task, loc)
+        distance, base, bandwidth = hop_static(
+            tables, settings, loc[:, None].expand(-1, k), lat[:, None].expand(-1, k), lon[:, None].expand(-1, k), cand
+        )
+    uniform = torch.rand(state.batch, k + 1, generator=generator, device=cand.device)
+    src = torch.where(loc < 0, n, loc)
+    bad_src = resolve_traps(tables, trap_rates, state, src, state.now_ms, uniform[:, 0])
+    stay = cand == loc[:, None]
+    bad = (resolve_traps(tables, trap_rates, state, cand, now.expand(-1, k), uniform[:, 1:])
+           | bad_src[:, None]) & ~stay
+    loss = torch.where(bad, settings.trap_loss, 0.0)
+    slot = state.slot
+    out = _outcome(
+        tables, settings, state,
+        dst=cand, model=model[:, None], now=now, distance=distance, base=base, bandwidth=bandwidth,
+        at_user=at_user, stay=stay, bad=bad, extra_ms=torch.where(bad, settings.trap_extra_latency_ms, 0.0),
+        attempts=dynamics.expected_attempts(loss, settings.max_attempts),
+        share=torch.tensor(0.625, device=cand.device), fading=torch.tensor(1.0, device=cand.device),
+        access_km=state.access_km[b, slot][:, None],
+        prefill=state.prefill[b, slot, step][:, None], decode=state.decode[b, slot, step][:, None],
+    )
+    latency = out["finish_ms"] - now
+    return {
+        "latency_ms": latency,
+        "compute_cost": out["compute_cost"],
+        "transfer_cost": out["transfer_cost"],
+        "trap_bad": bad,
+        "reward_vec": dynamics.reward_vector(
+            latency, out["compute_cost"], out["transfer_cost"], settings.latency_scale_ms,
+            settings.cost_scale_usd, settings.transfer_scale_usd, settings.reward_clip,
+        ),
+    }
+
+
+def advance(
+    tables: RegionTables,
+    settings: EnvSettings,
+    state: SimState,
+    action: Tensor,
+    uniform: Tensor,
+    trap_rates: tuple[float, float],
+) -> dict[str, Tensor]:
+    """Serve every element's pending step on the server its `action` slot names; move time on.
+
+    `uniform` holds the step's random draws [B, NUM_DRAWS]. Returns reward_vec [B, 3], reward [B, 1],
+    done [B, 1] and the metrics (each [B]). Must follow `observe` (it uses the cached candidates).
+    """
+    task, step, loc, model, b = _current(tables, state)
+    n = tables.num_servers
+    slot = state.slot
+    k = state.cand.shape[1]
+    action = action.reshape(-1).long().clamp(0, k - 1)
+    valid = state.cand_mask.gather(1, action[:, None]).squeeze(1)
+    first_valid = state.cand_mask.float().argmax(1)
+    action = torch.where(valid, action, first_valid)
+    dst = state.cand.gather(1, action[:, None]).squeeze(1)
+    now = state.now_ms
+
+    prefill = state.prefill[b, slot, step]
+    decode = state.decode[b, slot, step]
+    tokens = prefill + decode
+    at_user = loc < 0
+    stay = loc == dst
+    if tables.nearest_mode:
+        row = torch.where(at_user, n + task, loc)
+        distance, base, bandwidth = tables.cand_static[row, model, action].unbind(-1)
+    else:
+        lat, lon = _location(tables, task, loc)
+        distance, base, bandwidth = hop_static(tables, settings, loc, lat, lon, dst)
+
+    src = torch.where(at_user, torch.full_like(loc, n), loc)
+    bad = resolve_traps(tables, trap_rates, state, dst, now, uniform[:, U_TRAP_DST])
+    bad = (bad | resolve_traps(tables, trap_rates, state, src, now, uniform[:, U_TRAP_SRC])) & ~stay
+    extra = torch.where(bad, dynamics.exponential(uniform[:, U_EXTRA], settings.trap_extra_latency_ms), 0.0)
+    loss = torch.where(bad, settings.trap_loss, 0.0)
+    out = _outcome(
+        tables, settings, state,
+        dst=dst, model=model, now=now, distance=distance, base=base, bandwidth=bandwidth,
+        at_user=at_user, stay=stay, bad=bad, extra_ms=extra,
+        attempts=dynamics.retransmission_attempts(uniform[:, U_LOSS], loss, settings.max_attempts),
+        share=0.25 + 0.75 * uniform[:, U_SHARE],
+        fading=-torch.log1p(-uniform[:, U_FADING].clamp_max(1.0 - 1e-7)),
+        access_km=state.access_km[b, slot], prefill=prefill, decode=decode,
+    )
+    network, attempts, finish = out["network_ms"], out["attempts"], out["finish_ms"]
+    state.busy_ms.scatter_(1, dst[:, None], finish[:, None])
+    compute_cost, transfer_cost = out["compute_cost"], out["transfer_cost"]
+    fixed, queue, compute = out["fixed_ms"], out["queue_ms"], out["compute_ms"]
+
+    # telemetry of the hop into dst (a step that stays put observes nothing)
+    seen_at = torch.where(stay, torch.full_like(dst, n), dst)[:, None]
+    seen = state.obs_seen.gather(1, seen_at)
+    w = settings.telemetry_ema
+    state.obs_rtt_ms.scatter_(1, seen_at, dynamics.ema(state.obs_rtt_ms.gather(1, seen_at), fixed[:, None], w, seen))
+    lost_share = ((attempts - 1.0) / attempts)[:, None]
+    state.obs_loss.scatter_(1, seen_at, dynamics.ema(state.obs_loss.gather(1, seen_at), lost_share, w, seen))
+    state.obs_seen.scatter_(1, seen_at, torch.ones_like(seen))
+
+    # the task moves on
+    next_step = step + 1
+    task_done = next_step >= tables.task_len[task]
+    state.ready_ms[b, slot] = torch.where(task_done, torch.full_like(finish, float("inf")), finish)
+    state.step[b, slot] = next_step
+    state.loc[b, slot] = dst
+    state.done_tasks = state.done_tasks + task_done.long()
+    served = state.served_tokens[b, slot] + tokens
+    state.served_tokens[b, slot] = served
+    task_latency = torch.where(task_done, finish - state.arrival_ms[b, slot], torch.zeros_like(finish))
+    _select_next(state)
+
+    latency = finish - now
+    reward_vec = dynamics.reward_vector(
+        latency, compute_cost, transfer_cost,
+        settings.latency_scale_ms, settings.cost_scale_usd, settings.transfer_scale_usd, settings.reward_clip,
+    )
+    done_f = task_done.float()
+    metrics = {
+        "latency_ms": latency,
+        "network_ms": network,
+        "queue_ms": queue,
+        "compute_ms": compute,
+        "compute_cost": compute_cost,
+        "transfer_cost": transfer_cost,
+        "trap_hit": bad.float(),
+        "on_trap": tables.trap_mask[dst].float(),
+        "invalid_action": (~valid).float(),
+        "task_done": done_f,
+        "task_latency_ms": task_latency,
+        "slo_violated": (task_latency > settings.slo_ms).float(),
+        "task_tokens": served * done_f,
+    }
+    return {
+        "reward_vec": reward_vec,
+        "reward": (state.preference * reward_vec).sum(-1, keepdim=True),
+        "done": (state.done_tasks >= settings.tasks_per_episode)[:, None],
+        "metrics": metrics,
+    }
+

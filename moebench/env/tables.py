@@ -1,0 +1,256 @@
+"""Static tensors of a region, prepared once per env on its device.
+
+Per-server arrays carry one extra "sink" entry at index N: padded candidate slots point there, so
+gathers read harmless values and scatters never collide with a real server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from moebench.data.region import Region
+from moebench.env import dynamics
+from moebench.env.settings import EnvSettings
+
+# Names of the per-candidate features, in order (the last dimension of obs["candidates"]).
+CANDIDATE_FEATURES = (
+    "distance_100km",  # great-circle distance from the current location
+    "hop_base_100ms",  # base latency of the hop (listed link, or WAN hop; user access hop at step 0)
+    "hop_bandwidth_50mbps",  # bandwidth of that hop
+    "is_current",  # 1 if the candidate is the server of the previous step (no transfer)
+    "compute",  # NormalizedCompute
+    "price_per_1k_10usd",  # price of 1000 tokens of the needed model type here, x10 USD
+    "background_util",  # utilization by background traffic
+    "link_mean_latency_s",  # mean base latency of the server's listed links
+    "link_min_bandwidth_50mbps",  # narrowest listed link of the server
+    "backlog_s",  # time until the server's queue drains
+    "obs_rtt_s",  # telemetry: EMA of the fixed latency of hops into the server (propagation+base+trap)
+    "obs_loss",  # telemetry: EMA of the share of lost transmissions on hops into the server
+    "obs_seen",  # 1 once any hop into the server was observed this episode
+)
+# Per-server features of the full view: the location-free columns of the candidate features.
+SERVER_FEATURES = CANDIDATE_FEATURES[4:]
+CONTEXT_FEATURES = (
+    "step_frac",  # workflow position / length
+    "workflow_len_10",  # workflow length / 10
+    "remaining_10",  # steps left after this one / 10
+    "prefill_1k",  # prompt tokens / 1000
+    "decode_1k",  # decode tokens / 1000
+    "elapsed_s",  # time since the task arrived
+    "in_flight_frac",  # tasks arrived and unfinished / tasks per episode
+    "at_user",  # 1 on the first hop (from the user)
+    "type_price_10usd",  # cheapest price of the needed model type, x10 USD per 1000 tokens
+    "recent_arrivals_frac",  # tasks arrived in the last second / tasks per episode
+    "done_frac",  # tasks finished / tasks per episode
+)
+
+
+@dataclass
+class RegionTables:
+    num_servers: int
+    num_types: int
+    max_len: int
+    lat: Tensor  # [N+1] degrees
+    lon: Tensor
+    access_bandwidth_mbps: Tensor  # [N+1]
+    tokens_per_ms: Tensor  # [N+1] effective speed after background load
+    background_util: Tensor  # [N+1]
+    price_per_1k: Tensor  # [M, N+1]
+    price_multiplier: Tensor  # [N+1]
+    type_min_price: Tensor  # [M]
+    trap_mask: Tensor  # [N+1] bool
+    link_keys: Tensor  # [E] sorted src * (N+1) + dst
+    link_latency_ms: Tensor  # [E]
+    link_bandwidth_mbps: Tensor  # [E]
+    edge_index: Tensor  # [2, E] int64 (for the full view)
+    edge_attr: Tensor  # [E, 2] (latency /1000 ms, bandwidth /50 Mbps)
+    server_static: Tensor  # [N+1, 4] compute, background util, link mean latency (s), link min bandwidth (/50)
+    task_lat: Tensor  # [T]
+    task_lon: Tensor
+    task_size: Tensor
+    task_models: Tensor  # [T, L] int64, -1 after the end
+    task_len: Tensor  # [T]
+    step_input_tokens: Tensor | None  # [T, L]
+    step_output_tokens: Tensor | None
+    # candidates: rows are locations (servers 0..N-1, then task ingress points N..N+T-1)
+    cand_servers: Tensor  # [R, M, K] (K nearest) or [1, M, H] (every host); sink N pads
+    cand_static: Tensor | None  # [R, M, K, 3] distance_km, base_ms, bandwidth_mbps (K-nearest mode)
+    nearest_mode: bool
+
+    @property
+    def num_candidates(self) -> int:
+        return int(self.cand_servers.shape[-1])
+
+
+def link_lookup(tables: RegionTables, src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(linked, base_latency_ms, bandwidth_mbps) of the listed link src -> dst, by binary search."""
+    keys = src * (tables.num_servers + 1) + dst
+    pos = torch.searchsorted(tables.link_keys, keys).clamp_max(tables.link_keys.numel() - 1)
+    linked = tables.link_keys[pos] == keys
+    return linked, tables.link_latency_ms[pos], tables.link_bandwidth_mbps[pos]
+
+
+def hop_static(
+    tables: RegionTables, settings: EnvSettings, src_server: Tensor, src_lat: Tensor, src_lon: Tensor, dst: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(distance_km, base_ms, bandwidth_mbps) of a hop before any trap effect.
+
+    `src_server` < 0 means the user: the hop is the wireless access hop plus a WAN hop (its bandwidth
+    here is the server side; the wireless capacity is drawn per step). Staying on a server is free.
+    """
+    distance = dynamics.haversine_km(src_lat, src_lon, tables.lat[dst], tables.lon[dst])
+    at_user = src_server < 0
+    src = src_server.clamp_min(0)
+    linked, link_ms, link_mbps = link_lookup(tables, src, dst)
+    wan_mbps = torch.minimum(tables.access_bandwidth_mbps[src], tables.access_bandwidth_mbps[dst])
+    base = torch.where(linked, link_ms, torch.full_like(link_ms, settings.wan_hop_ms))
+    bandwidth = torch.where(linked, link_mbps, wan_mbps)
+    base = torch.where(at_user, torch.full_like(base, settings.access_base_ms + settings.wan_hop_ms), base)
+    bandwidth = torch.where(at_user, tables.access_bandwidth_mbps[dst], bandwidth)
+    stay = (src_server == dst) & ~at_user
+    base = torch.where(stay, torch.zeros_like(base), base)
+    return distance, base, bandwidth
+
+
+_CANDIDATE_CACHE: dict[tuple, Tensor] = {}
+
+
+def candidate_table(region: Region, k: int | None) -> Tensor:
+    """Candidate servers per (location, model type): the K nearest hosts [R, M, K], or every host
+    [1, M, H] when `k` is None. Cached per region content and K (building DE-2000's takes ~1 s)."""
+    key = (region.name, region.fingerprint, region.num_servers, k)
+    if key not in _CANDIDATE_CACHE:
+        _CANDIDATE_CACHE[key] = _build_candidate_table(region, k)
+    return _CANDIDATE_CACHE[key]
+
+
+def _build_candidate_table(region: Region, k: int | None) -> Tensor:
+    n = region.num_servers
+    hosts = region.instance_count > 0  # [M, N]
+    if k is None:
+        width = int(hosts.sum(1).max())
+        table = torch.full((1, region.num_model_types, width), n, dtype=torch.int64)
+        for m in range(region.num_model_types):
+            idx = region.hosts(m)
+            table[0, m, : idx.numel()] = idx
+        return table
+    loc_lat = torch.cat([region.lat_deg, region.task_lat_deg]).float()
+    loc_lon = torch.cat([region.lon_deg, region.task_lon_deg]).float()
+    dist = dynamics.haversine_km(
+        loc_lat[:, None], loc_lon[:, None], region.lat_deg.float()[None, :], region.lon_deg.float()[None, :]
+    )  # [R, N]
+    rows = []
+    for m in range(region.num_model_types):
+        masked = torch.where(hosts[m][None, :], dist, torch.full_like(dist, float("inf")))
+        order = torch.sort(masked, dim=1, stable=True).indices[:, :k]
+        valid = torch.gather(masked, 1, order).isfinite()
+        rows.append(torch.where(valid, order, torch.full_like(order, n)))
+    table = torch.stack(rows, dim=1)  # [R, M, k']
+    if table.shape[-1] < k:  # fewer servers than K: pad
+        pad = torch.full((*table.shape[:2], k - table.shape[-1]), n, dtype=torch.int64)
+        table = torch.cat([table, pad], dim=-1)
+    return table
+
+
+def build_tables(region: Region, settings: EnvSettings, device: torch.device) -> RegionTables:
+    n, m_types = region.num_servers, region.num_model_types
+    f32 = dict(dtype=torch.float32)
+
+    def with_sink(x: Tensor, fill: float = 0.0) -> Tensor:
+        return torch.cat([x.to(**f32), torch.full((1,), fill, **f32)])
+
+    trap = region.trap
+    trap_mult = settings.trap_cost_multiplier if settings.trap_cost_multiplier is not None else trap.cost_multiplier
+    util = settings.background_load * region.traffic_rate / region.traffic_rate.max()
+    speed = settings.tokens_per_s * 1e-3 * region.normalized_compute * (1.0 - util)
+    multiplier = region.normalized_compute**settings.compute_price_exponent
+    multiplier = torch.where(region.trap_mask, multiplier * trap_mult, multiplier)
+    price = torch.cat([region.instance_price, torch.zeros(m_types, 1, dtype=torch.float64)], dim=1)
+    hosted = region.instance_count > 0
+    type_min_price = torch.stack([region.instance_price[m][hosted[m]].min() for m in range(m_types)])
+
+    # links, sorted by key for binary search
+    keys = region.link_src * (n + 1) + region.link_dst
+    order = torch.argsort(keys)
+    degree = torch.bincount(region.link_src, minlength=n).clamp_min(1)
+    link_mean_ms = torch.zeros(n, dtype=torch.float64).index_add_(0, region.link_src, region.link_latency_ms) / degree
+    link_min_mbps = region.access_bandwidth_mbps.clone().scatter_reduce(
+        0, region.link_src, region.link_bandwidth_mbps, reduce="amin", include_self=True
+    )
+    server_static = torch.stack(
+        [
+            with_sink(region.normalized_compute),
+            with_sink(util),
+            with_sink(link_mean_ms / 1000.0),
+            with_sink(link_min_mbps / 50.0),
+        ],
+        dim=-1,
+    )
+
+    cand = candidate_table(region, settings.max_candidates)
+
+    tables = RegionTables(
+        num_servers=n,
+        num_types=m_types,
+        max_len=region.max_workflow_len,
+        lat=with_sink(region.lat_deg),
+        lon=with_sink(region.lon_deg),
+        access_bandwidth_mbps=with_sink(region.access_bandwidth_mbps, 1.0),
+        tokens_per_ms=with_sink(speed, 1.0),
+        background_util=with_sink(util),
+        price_per_1k=price.to(**f32),
+        price_multiplier=with_sink(multiplier, 1.0),
+        type_min_price=type_min_price.to(**f32),
+        trap_mask=torch.cat([region.trap_mask, torch.zeros(1, dtype=torch.bool)]),
+        link_keys=keys[order],
+        link_latency_ms=region.link_latency_ms[order].to(**f32),
+        link_bandwidth_mbps=region.link_bandwidth_mbps[order].to(**f32),
+        edge_index=torch.stack([region.link_src, region.link_dst]),
+        edge_attr=torch.stack([region.link_latency_ms / 1000.0, region.link_bandwidth_mbps / 50.0], -1).to(**f32),
+        server_static=server_static,
+        task_lat=region.task_lat_deg.to(**f32),
+        task_lon=region.task_lon_deg.to(**f32),
+        task_size=region.task_size.to(**f32),
+        task_models=region.task_models.clone(),
+        task_len=region.task_len.clone(),
+        step_input_tokens=None if region.step_input_tokens is None else region.step_input_tokens.to(**f32),
+        step_output_tokens=None if region.step_output_tokens is None else region.step_output_tokens.to(**f32),
+        cand_servers=cand,
+        cand_static=None,
+        nearest_mode=settings.max_candidates is not None,
+    )
+    tables = _to_device(tables, device)
+    if tables.nearest_mode:
+        tables.cand_static = _nearest_static(tables, settings)
+    return tables
+
+
+def _nearest_static(tables: RegionTables, settings: EnvSettings) -> Tensor:
+    """Distance, base latency and bandwidth of every (location, model type, slot) hop."""
+    n = tables.num_servers
+    rows = tables.cand_servers.shape[0]
+    loc = torch.arange(rows, device=tables.lat.device)
+    src_server = torch.where(loc < n, loc, torch.full_like(loc, -1))
+    src_lat = torch.where(loc < n, tables.lat[loc.clamp_max(n)], tables.task_lat[(loc - n).clamp_min(0)])
+    src_lon = torch.where(loc < n, tables.lon[loc.clamp_max(n)], tables.task_lon[(loc - n).clamp_min(0)])
+    shape = tables.cand_servers.shape
+    expand = (rows, 1, 1)
+    dist, base, bw = hop_static(
+        tables,
+        settings,
+        src_server.view(expand).expand(shape),
+        src_lat.view(expand).expand(shape),
+        src_lon.view(expand).expand(shape),
+        tables.cand_servers,
+    )
+    return torch.stack([dist, base, bw], dim=-1)
+
+
+def _to_device(tables: RegionTables, device: torch.device) -> RegionTables:
+    for name, value in vars(tables).items():
+        if isinstance(value, Tensor):
+            setattr(tables, name, value.to(device))
+    return tables
