@@ -78,9 +78,11 @@ class CheapestPolicy(ScoringPolicy):
 
     def score(self, td):
         cand = td.get("candidates")
-        return -cand[..., F["price_per_1k_10usd"]] + 1e-6 * cand[..., F["is_current"]] - 1e-9 * cand[
-            ..., F["distance_100km"]
-        ]
+        return (
+            -cand[..., F["price_per_1k_10usd"]]
+            + 1e-6 * cand[..., F["is_current"]]
+            - 1e-9 * cand[..., F["distance_100km"]]
+        )
 
 
 class ExpertPolicy(ScoringPolicy):
@@ -101,9 +103,13 @@ class ExpertPolicy(ScoringPolicy):
         at_user = ctx[..., C["at_user"], None] > 0.5
         moving = (cand[..., F["is_current"]] < 0.5) & ~at_user
         distance_km = cand[..., F["distance_100km"]] * 100.0
-        payload = torch.where(at_user, prefill * s.prompt_bytes_per_token, (prefill + decode) * s.activation_bytes_per_token)
+        payload = torch.where(
+            at_user, prefill * s.prompt_bytes_per_token, (prefill + decode) * s.activation_bytes_per_token
+        )
         fixed = distance_km * s.propagation_ms_per_km + cand[..., F["hop_base_100ms"]] * 100.0
-        fixed = torch.where(cand[..., F["obs_seen"]] > 0.5, torch.maximum(fixed, cand[..., F["obs_rtt_s"]] * 1e3), fixed)
+        fixed = torch.where(
+            cand[..., F["obs_seen"]] > 0.5, torch.maximum(fixed, cand[..., F["obs_rtt_s"]] * 1e3), fixed
+        )
         send = dynamics.transmission_ms(payload, cand[..., F["hop_bandwidth_50mbps"]].clamp_min(1e-3) * 50.0)
         send = send / (1.0 - cand[..., F["obs_loss"]].clamp_max(0.9))
         network = torch.where(moving | at_user, fixed + send, torch.zeros_like(fixed))
@@ -111,7 +117,9 @@ class ExpertPolicy(ScoringPolicy):
         compute = (prefill + s.decode_cost * decode) / speed.clamp_min(1e-6)
         latency = network + cand[..., F["backlog_s"]] * 1e3 + compute
         cost = (prefill + decode) * 1e-3 * cand[..., F["price_per_1k_10usd"]] * 0.1
-        transfer = dynamics.transfer_cost_usd(payload, distance_km, moving, s.transfer_usd_per_gb, s.transfer_distance_km)
+        transfer = dynamics.transfer_cost_usd(
+            payload, distance_km, moving, s.transfer_usd_per_gb, s.transfer_distance_km
+        )
         return latency, cost, transfer
 
     def score(self, td):

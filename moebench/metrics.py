@@ -24,8 +24,17 @@ SUMMARY_METRICS: dict[str, tuple[str, bool]] = {
     "efficiency_tokens_per_usd": ("SLO-compliant tokens served per USD of total cost", True),
     "decision_us": ("policy time per decision, microseconds", False),
 }
-STEP_SUMS = ("latency_ms", "network_ms", "queue_ms", "compute_ms", "compute_cost", "transfer_cost", "trap_hit",
-             "on_trap", "invalid_action")
+STEP_SUMS = (
+    "latency_ms",
+    "network_ms",
+    "queue_ms",
+    "compute_ms",
+    "compute_cost",
+    "transfer_cost",
+    "trap_hit",
+    "on_trap",
+    "invalid_action",
+)
 
 
 class MetricAccumulator:

@@ -37,9 +37,7 @@ def resolve_region(spec: str | os.PathLike, data_dir: str | os.PathLike | None =
         return root / str(spec)
     names = list_regions(root)
     shown = ", ".join(names) if names else "none"
-    raise RegionError(
-        f"unknown region {str(spec)!r}: not a folder, and not one of the regions in {root} ({shown})"
-    )
+    raise RegionError(f"unknown region {str(spec)!r}: not a folder, and not one of the regions in {root} ({shown})")
 
 
 def get_region(spec: str | os.PathLike | Region, data_dir: str | os.PathLike | None = None) -> Region:

@@ -45,15 +45,11 @@ def read_table(folder: Path, spec: schema.FileSpec) -> dict[str, list]:
         raise RegionError(f"{spec.name}: cannot be read as UTF-8 text ({err})") from None
     rows = list(csv.reader(text.splitlines()))
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise RegionError(
-            f"{spec.name}: the file is empty (expected a header row with {', '.join(spec.column_names)})"
-        )
+        raise RegionError(f"{spec.name}: the file is empty (expected a header row with {', '.join(spec.column_names)})")
     header = [h.strip() for h in rows[0]]
     missing = [c for c in spec.column_names if c not in header]
     if missing:
-        raise RegionError(
-            f"{spec.name}: missing column {', '.join(missing)} (the header has {', '.join(header)})"
-        )
+        raise RegionError(f"{spec.name}: missing column {', '.join(missing)} (the header has {', '.join(header)})")
     index = {c: header.index(c) for c in spec.column_names}
     out: dict[str, list] = {c.name: [] for c in spec.columns}
     for r, row in enumerate(rows[1:], start=1):
@@ -80,9 +76,7 @@ def _parse_cell(raw: str, col: schema.Column, file: str, row: int):
         except json.JSONDecodeError:
             raise RegionError(f"{_where(file, row, col.name)}: {cell!r} is not a JSON list") from None
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise RegionError(
-                f"{_where(file, row, col.name)}: expected a non-empty JSON list of names, got {cell!r}"
-            )
+            raise RegionError(f"{_where(file, row, col.name)}: expected a non-empty JSON list of names, got {cell!r}")
         return value
     try:
         value = float(cell)
@@ -231,25 +225,19 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
         if tname not in type_index:
             if tid in type_ids:
                 other = [n for n, i in type_index.items() if type_ids[i] == tid][0]
-                raise RegionError(
-                    f"{_where(f, r, 'ModelType')}: type {tid} is used by {other!r} and {tname!r}"
-                )
+                raise RegionError(f"{_where(f, r, 'ModelType')}: type {tid} is used by {other!r} and {tname!r}")
             type_index[tname] = len(type_ids)
             type_ids.append(tid)
         elif type_ids[type_index[tname]] != tid:
             raise RegionError(
-                f"{_where(f, r, 'ModelType')}: {tname!r} has type {tid} here"
-                f" but {type_ids[type_index[tname]]} earlier"
+                f"{_where(f, r, 'ModelType')}: {tname!r} has type {tid} here but {type_ids[type_index[tname]]} earlier"
             )
     # Order model types by their numeric ModelType, so indices do not depend on row order.
     order = sorted(type_index, key=lambda n: type_ids[type_index[n]])
     type_index = {n: i for i, n in enumerate(order)}
     type_ids = sorted(type_ids)
     inst_server = np.array(
-        [
-            _lookup(server_index, sid, f, r, "ServerID", "server id")
-            for r, sid in enumerate(instances["ServerID"], 1)
-        ],
+        [_lookup(server_index, sid, f, r, "ServerID", "server id") for r, sid in enumerate(instances["ServerID"], 1)],
         dtype=np.int64,
     )
     inst_type = np.array([type_index[t] for t in instances["ModelTypeName"]], dtype=np.int64)
@@ -270,8 +258,10 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
     seen_links: dict[tuple[int, int], int] = {}
     for r, pair in enumerate(zip(src, dst, strict=True), start=1):
         if pair in seen_links:
-            raise RegionError(f"{_where(f, r)}: duplicate link {links['SrcServerID'][r - 1]} -> "
-                              f"{links['DstServerID'][r - 1]} (first at row {seen_links[pair]})")
+            raise RegionError(
+                f"{_where(f, r)}: duplicate link {links['SrcServerID'][r - 1]} -> "
+                f"{links['DstServerID'][r - 1]} (first at row {seen_links[pair]})"
+            )
         seen_links[pair] = r
 
     trap_mask, trap = read_trap_config(folder, server_index)
@@ -299,8 +289,13 @@ def load_region(path: str | Path, name: str | None = None, verify: bool = False)
     f = schema.TASK_REQUEST_MAPPING.name
     step_request: dict[tuple[int, int], str] = {}
     for r, (tid, k, req, tname) in enumerate(
-        zip(mapping["TaskID"], mapping["WorkflowStepIndex"], mapping["MappedRequestID"],
-            mapping["RequiredModelType"], strict=True),
+        zip(
+            mapping["TaskID"],
+            mapping["WorkflowStepIndex"],
+            mapping["MappedRequestID"],
+            mapping["RequiredModelType"],
+            strict=True,
+        ),
         start=1,
     ):
         t = _lookup(task_index, tid, f, r, "TaskID", "task id")

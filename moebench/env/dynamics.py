@@ -140,4 +140,3 @@ def ema(old: Tensor, new: Tensor, weight: float, seen: Tensor) -> Tensor:
 def exponential(uniform: Tensor, mean: float) -> Tensor:
     """Inverse-CDF draw of an exponential variable with the given mean."""
     return -mean * torch.log1p(-uniform.clamp(0.0, 1.0 - 1e-7))
-

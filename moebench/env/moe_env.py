@@ -147,8 +147,9 @@ class EdgeCloudMoEEnv(EnvBase):
         self.action_spec = Categorical(k, shape=(b,), device=self.device, dtype=torch.int64)
         self.reward_spec = Unbounded((b, 1), device=self.device)
         done = Categorical(2, shape=(b, 1), device=self.device, dtype=torch.bool)
-        self.done_spec = Composite(done=done, terminated=done.clone(), truncated=done.clone(), shape=shape,
-                                   device=self.device)
+        self.done_spec = Composite(
+            done=done, terminated=done.clone(), truncated=done.clone(), shape=shape, device=self.device
+        )
 
     def _set_seed(self, seed: int | None) -> None:
         self.rng.manual_seed(int(seed) if seed is not None else 0)
@@ -207,6 +208,11 @@ def make_env(
     from moebench.data.catalog import get_region
 
     return EdgeCloudMoEEnv(
-        get_region(region, data_dir), split=split, batch_size=batch_size, device=device, seed=seed,
-        settings=settings, **overrides,
+        get_region(region, data_dir),
+        split=split,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+        settings=settings,
+        **overrides,
     )

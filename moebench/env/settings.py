@@ -88,8 +88,12 @@ class EnvSettings:
         ]
         if self.preference is not None:
             pref = tuple(float(p) for p in self.preference)
-            checks.append((len(pref) == 3 and min(pref) >= 0 and sum(pref) > 0,
-                           "preference must be three non-negative weights (latency, cost, transfer)"))
+            checks.append(
+                (
+                    len(pref) == 3 and min(pref) >= 0 and sum(pref) > 0,
+                    "preference must be three non-negative weights (latency, cost, transfer)",
+                )
+            )
         for ok, message in checks:
             if not ok:
                 raise UserError(f"invalid env setting: {message}")
@@ -127,4 +131,3 @@ class EnvSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-

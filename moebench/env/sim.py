@@ -150,8 +150,14 @@ def reset_rows(
         decode = workload.lognormal_tokens((r, t, 1), *p.decode_lognormal, generator, device).expand(r, t, length)
     else:
         arrivals = workload.mmpp_arrivals_ms(
-            r, t, settings.arrival_rate_per_s, settings.burst_factor, settings.burst_len_s, settings.calm_len_s,
-            generator, device,
+            r,
+            t,
+            settings.arrival_rate_per_s,
+            settings.burst_factor,
+            settings.burst_len_s,
+            settings.calm_len_s,
+            generator,
+            device,
         )
         if tables.step_input_tokens is not None:
             prefill, decode = tables.step_input_tokens[ep_task], tables.step_output_tokens[ep_task]
@@ -213,8 +219,12 @@ def _location(tables: RegionTables, task: Tensor, loc: Tensor) -> tuple[Tensor, 
 
 
 def resolve_traps(
-    tables: RegionTables, trap_rates: tuple[float, float], state: SimState, servers: Tensor,
-    now_ms: Tensor, uniform: Tensor,
+    tables: RegionTables,
+    trap_rates: tuple[float, float],
+    state: SimState,
+    servers: Tensor,
+    now_ms: Tensor,
+    uniform: Tensor,
 ) -> Tensor:
     """Bring the trap state of `servers` (shape [B] or [B, K]) up to `now_ms` and return it (bad).
 
@@ -257,24 +267,27 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
     state.cand, state.cand_mask = cand, mask
     now = state.now_ms[:, None]
     price = tables.price_per_1k[model[:, None], cand] * tables.price_multiplier[cand]
-    features = torch.cat(
-        [
-            torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0, (cand == loc[:, None]).float()], -1),
-            tables.server_static[cand][..., :1],
-            (price * 10.0)[..., None],
-            tables.server_static[cand][..., 1:],
-            torch.stack(
-                [
-                    (state.busy_ms.gather(1, cand) - now).clamp_min(0.0) * 1e-3,
-                    state.obs_rtt_ms.gather(1, cand) * 1e-3,
-                    state.obs_loss.gather(1, cand),
-                    state.obs_seen.gather(1, cand).float(),
-                ],
-                -1,
-            ),
-        ],
-        dim=-1,
-    ) * mask[..., None]
+    features = (
+        torch.cat(
+            [
+                torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0, (cand == loc[:, None]).float()], -1),
+                tables.server_static[cand][..., :1],
+                (price * 10.0)[..., None],
+                tables.server_static[cand][..., 1:],
+                torch.stack(
+                    [
+                        (state.busy_ms.gather(1, cand) - now).clamp_min(0.0) * 1e-3,
+                        state.obs_rtt_ms.gather(1, cand) * 1e-3,
+                        state.obs_loss.gather(1, cand),
+                        state.obs_seen.gather(1, cand).float(),
+                    ],
+                    -1,
+                ),
+            ],
+            dim=-1,
+        )
+        * mask[..., None]
+    )
     obs = {
         "candidates": features,
         "action_mask": mask,
@@ -338,17 +351,39 @@ def _server_view(tables: RegionTables, state: SimState, task: Tensor, loc: Tenso
 
 
 def _outcome(
-    tables: RegionTables, settings: EnvSettings, state: SimState, *, dst: Tensor, model: Tensor, now: Tensor,
-    distance: Tensor, base: Tensor, bandwidth: Tensor, at_user: Tensor, stay: Tensor, bad: Tensor,
-    extra_ms: Tensor, attempts: Tensor, share: Tensor, fading: Tensor, access_km: Tensor,
-    prefill: Tensor, decode: Tensor,
+    tables: RegionTables,
+    settings: EnvSettings,
+    state: SimState,
+    *,
+    dst: Tensor,
+    model: Tensor,
+    now: Tensor,
+    distance: Tensor,
+    base: Tensor,
+    bandwidth: Tensor,
+    at_user: Tensor,
+    stay: Tensor,
+    bad: Tensor,
+    extra_ms: Tensor,
+    attempts: Tensor,
+    share: Tensor,
+    fading: Tensor,
+    access_km: Tensor,
+    prefill: Tensor,
+    decode: Tensor,
 ) -> dict[str, Tensor]:
     """Latency parts, finish time and costs of serving a step on `dst` (any broadcastable shape:
     [B] for the chosen server, [B, K] for every candidate). Reads the state, never writes it."""
     bandwidth = torch.where(bad, bandwidth.clamp_max(settings.trap_bandwidth_mbps), bandwidth)
     wireless = dynamics.wireless_capacity_mbps(
-        share, fading, access_km, settings.access_bandwidth_mhz, settings.access_tx_power_dbm,
-        settings.access_noise_dbm_per_hz, settings.access_path_loss_exp, settings.access_floor_mbps,
+        share,
+        fading,
+        access_km,
+        settings.access_bandwidth_mhz,
+        settings.access_tx_power_dbm,
+        settings.access_noise_dbm_per_hz,
+        settings.access_path_loss_exp,
+        settings.access_floor_mbps,
     )
     bandwidth = torch.where(at_user, torch.minimum(bandwidth, wireless), bandwidth)
     tokens = prefill + decode
@@ -356,8 +391,14 @@ def _outcome(
         at_user, prefill * settings.prompt_bytes_per_token, tokens * settings.activation_bytes_per_token
     )
     network, fixed = dynamics.hop_latency_ms(
-        distance, base, bandwidth, payload, attempts, extra_ms,
-        settings.propagation_ms_per_km, settings.retransmit_timeout_ms,
+        distance,
+        base,
+        bandwidth,
+        payload,
+        attempts,
+        extra_ms,
+        settings.propagation_ms_per_km,
+        settings.retransmit_timeout_ms,
     )
     network = torch.where(stay, 0.0, network)
     busy = state.busy_ms.gather(1, dst.reshape(state.batch, -1)).reshape(dst.shape)
@@ -381,7 +422,10 @@ def _outcome(
 
 
 def candidate_outcomes(
-    tables: RegionTables, settings: EnvSettings, state: SimState, generator: torch.Generator,
+    tables: RegionTables,
+    settings: EnvSettings,
+    state: SimState,
+    generator: torch.Generator,
     trap_rates: tuple[float, float],
 ) -> dict[str, Tensor]:
     """Expected outcome [B, K] of serving the pending step on each candidate (privileged: the oracle).
@@ -407,18 +451,29 @@ def candidate_outcomes(
     src = torch.where(loc < 0, n, loc)
     bad_src = resolve_traps(tables, trap_rates, state, src, state.now_ms, uniform[:, 0])
     stay = cand == loc[:, None]
-    bad = (resolve_traps(tables, trap_rates, state, cand, now.expand(-1, k), uniform[:, 1:])
-           | bad_src[:, None]) & ~stay
+    bad = (resolve_traps(tables, trap_rates, state, cand, now.expand(-1, k), uniform[:, 1:]) | bad_src[:, None]) & ~stay
     loss = torch.where(bad, settings.trap_loss, 0.0)
     slot = state.slot
     out = _outcome(
-        tables, settings, state,
-        dst=cand, model=model[:, None], now=now, distance=distance, base=base, bandwidth=bandwidth,
-        at_user=at_user, stay=stay, bad=bad, extra_ms=torch.where(bad, settings.trap_extra_latency_ms, 0.0),
+        tables,
+        settings,
+        state,
+        dst=cand,
+        model=model[:, None],
+        now=now,
+        distance=distance,
+        base=base,
+        bandwidth=bandwidth,
+        at_user=at_user,
+        stay=stay,
+        bad=bad,
+        extra_ms=torch.where(bad, settings.trap_extra_latency_ms, 0.0),
         attempts=dynamics.expected_attempts(loss, settings.max_attempts),
-        share=torch.tensor(0.625, device=cand.device), fading=torch.tensor(1.0, device=cand.device),
+        share=torch.tensor(0.625, device=cand.device),
+        fading=torch.tensor(1.0, device=cand.device),
         access_km=state.access_km[b, slot][:, None],
-        prefill=state.prefill[b, slot, step][:, None], decode=state.decode[b, slot, step][:, None],
+        prefill=state.prefill[b, slot, step][:, None],
+        decode=state.decode[b, slot, step][:, None],
     )
     latency = out["finish_ms"] - now
     return {
@@ -427,8 +482,13 @@ def candidate_outcomes(
         "transfer_cost": out["transfer_cost"],
         "trap_bad": bad,
         "reward_vec": dynamics.reward_vector(
-            latency, out["compute_cost"], out["transfer_cost"], settings.latency_scale_ms,
-            settings.cost_scale_usd, settings.transfer_scale_usd, settings.reward_clip,
+            latency,
+            out["compute_cost"],
+            out["transfer_cost"],
+            settings.latency_scale_ms,
+            settings.cost_scale_usd,
+            settings.transfer_scale_usd,
+            settings.reward_clip,
         ),
     }
 
@@ -475,13 +535,25 @@ def advance(
     extra = torch.where(bad, dynamics.exponential(uniform[:, U_EXTRA], settings.trap_extra_latency_ms), 0.0)
     loss = torch.where(bad, settings.trap_loss, 0.0)
     out = _outcome(
-        tables, settings, state,
-        dst=dst, model=model, now=now, distance=distance, base=base, bandwidth=bandwidth,
-        at_user=at_user, stay=stay, bad=bad, extra_ms=extra,
+        tables,
+        settings,
+        state,
+        dst=dst,
+        model=model,
+        now=now,
+        distance=distance,
+        base=base,
+        bandwidth=bandwidth,
+        at_user=at_user,
+        stay=stay,
+        bad=bad,
+        extra_ms=extra,
         attempts=dynamics.retransmission_attempts(uniform[:, U_LOSS], loss, settings.max_attempts),
         share=0.25 + 0.75 * uniform[:, U_SHARE],
         fading=-torch.log1p(-uniform[:, U_FADING].clamp_max(1.0 - 1e-7)),
-        access_km=state.access_km[b, slot], prefill=prefill, decode=decode,
+        access_km=state.access_km[b, slot],
+        prefill=prefill,
+        decode=decode,
     )
     network, attempts, finish = out["network_ms"], out["attempts"], out["finish_ms"]
     state.busy_ms.scatter_(1, dst[:, None], finish[:, None])
@@ -511,8 +583,13 @@ def advance(
 
     latency = finish - now
     reward_vec = dynamics.reward_vector(
-        latency, compute_cost, transfer_cost,
-        settings.latency_scale_ms, settings.cost_scale_usd, settings.transfer_scale_usd, settings.reward_clip,
+        latency,
+        compute_cost,
+        transfer_cost,
+        settings.latency_scale_ms,
+        settings.cost_scale_usd,
+        settings.transfer_scale_usd,
+        settings.reward_clip,
     )
     done_f = task_done.float()
     metrics = {
@@ -536,4 +613,3 @@ def advance(
         "done": (state.done_tasks >= settings.tasks_per_episode)[:, None],
         "metrics": metrics,
     }
-

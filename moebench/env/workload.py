@@ -129,20 +129,28 @@ def load_trace(path: str | Path) -> Trace:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(header):
-            raise UserError(f"trace {path.name}, row {r} (line {r + 1}): expected {len(header)} fields, found {len(row)}")
+            raise UserError(
+                f"trace {path.name}, row {r} (line {r + 1}): expected {len(header)} fields, found {len(row)}"
+            )
         parsed = []
         for col, i in zip(TRACE_COLUMNS, idx, strict=True):
             try:
                 v = float(row[i])
             except ValueError:
-                raise UserError(f"trace {path.name}, row {r} (line {r + 1}), column {col}: {row[i]!r} is not a number") from None
+                raise UserError(
+                    f"trace {path.name}, row {r} (line {r + 1}), column {col}: {row[i]!r} is not a number"
+                ) from None
             if not math.isfinite(v) or v < 0:
-                raise UserError(f"trace {path.name}, row {r} (line {r + 1}), column {col}: {row[i]} must be a "
-                                "non-negative finite number")
+                raise UserError(
+                    f"trace {path.name}, row {r} (line {r + 1}), column {col}: {row[i]} must be a "
+                    "non-negative finite number"
+                )
             parsed.append(v)
         if parsed[0] < previous:
-            raise UserError(f"trace {path.name}, row {r} (line {r + 1}), column arrived_at: {parsed[0]} is earlier "
-                            f"than the row before ({previous}); times must not decrease")
+            raise UserError(
+                f"trace {path.name}, row {r} (line {r + 1}), column arrived_at: {parsed[0]} is earlier "
+                f"than the row before ({previous}); times must not decrease"
+            )
         previous = parsed[0]
         values.append(tuple(parsed))
     if len(values) < 2:
