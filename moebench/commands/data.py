@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     data_help = "folder of regions that NAME refers to, as in the seed's --data data1"
 
     validate = commands.add_parser(
-        "validate", help="check a region folder against the schema (and its checksums)",
+        "validate",
+        help="check a region folder against the schema (and its checksums)",
         description="Load a region folder, check every file, row and column, and the checksums in"
         " metadata.json where present. Exit 0 when valid, 1 with the first problem otherwise.",
     )
@@ -45,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     info.set_defaults(func=cmd_info)
 
     generate = commands.add_parser(
-        "generate", help="generate a region from real geography",
+        "generate",
+        help="generate a region from real geography",
         description="Write a new region folder in the seed's schema: servers at real places of a"
         " country, the sample's model placement, nearest-neighbour links, traps and tasks."
         " The same arguments give byte-identical files.",
@@ -56,16 +58,31 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR", help="region folder to write")
     generate.add_argument("--name", help="region name, ClusterID and id prefix (default: the folder name)")
-    generate.add_argument("--trap-rule", choices=TRAP_RULES, default="top-compute",
-                          help="which servers are traps (default top-compute, as in the seed's data)")
-    generate.add_argument("--no-trap-signature", dest="trap_link_signature", action="store_false",
-                          help="give trap links ordinary bandwidth and latency: traps show only in telemetry")
-    generate.add_argument("--workflow-len", type=int, nargs=2, default=(5, 5), metavar=("MIN", "MAX"),
-                          help="steps per task, drawn uniformly (default 5 5)")
+    generate.add_argument(
+        "--trap-rule",
+        choices=TRAP_RULES,
+        default="top-compute",
+        help="which servers are traps (default top-compute, as in the seed's data)",
+    )
+    generate.add_argument(
+        "--no-trap-signature",
+        dest="trap_link_signature",
+        action="store_false",
+        help="give trap links ordinary bandwidth and latency: traps show only in telemetry",
+    )
+    generate.add_argument(
+        "--workflow-len",
+        type=int,
+        nargs=2,
+        default=(5, 5),
+        metavar=("MIN", "MAX"),
+        help="steps per task, drawn uniformly (default 5 5)",
+    )
     generate.add_argument("--train-tasks", type=int, help="train tasks (default 2 x servers)")
     generate.add_argument("--test-tasks", type=int, help="test tasks (default 0.4 x servers)")
-    generate.add_argument("--allow-reuse", action="store_true",
-                          help="place several servers at one place when the country has too few")
+    generate.add_argument(
+        "--allow-reuse", action="store_true", help="place several servers at one place when the country has too few"
+    )
     generate.add_argument("--force", action="store_true", help="replace an existing region folder")
     generate.add_argument("--trap-cost-multiplier", type=float, default=1.2, help="default 1.2")
     generate.add_argument("--trap-bandwidth", type=float, default=1.0, metavar="MBPS", help="default 1.0")
@@ -85,8 +102,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     verify_checksums(folder)
     console.print(summary_table(region))
     checked = "schema and checksums" if region.metadata.get("sha256") else "schema; no checksums to check"
-    console.print(f"[green]valid:[/] {folder} ({checked}; fingerprint {region.fingerprint})",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"[green]valid:[/] {folder} ({checked}; fingerprint {region.fingerprint})", highlight=False, soft_wrap=True
+    )
     return 0
 
 
@@ -103,7 +121,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with console.status(f"generating {args.servers} servers in {args.country.upper()} into {args.out} ..."):
         folder = generate_region(
-            args.country, args.servers, args.traps, args.seed, args.out,
+            args.country,
+            args.servers,
+            args.traps,
+            args.seed,
+            args.out,
             trap_rule=args.trap_rule,
             trap_link_signature=args.trap_link_signature,
             workflow_len=tuple(args.workflow_len),
@@ -119,8 +141,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         )
     region = load_region(folder, verify=True)
     console.print(summary_table(region))
-    console.print(f"[green]wrote[/] {folder} in {time.perf_counter() - started:.1f} s",
-                  highlight=False, soft_wrap=True)
+    console.print(f"[green]wrote[/] {folder} in {time.perf_counter() - started:.1f} s", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -140,8 +161,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(name, "[red]invalid[/]", str(err), "", "", "")
             continue
         summary = region.summary()
-        table.add_row(name, str(summary["servers"]), _country(region), str(summary["traps"]),
-                      str(summary["tasks"]["train"]), str(summary["tasks"]["test"]))
+        table.add_row(
+            name,
+            str(summary["servers"]),
+            _country(region),
+            str(summary["traps"]),
+            str(summary["tasks"]["train"]),
+            str(summary["tasks"]["test"]),
+        )
     console.print(table)
     return 0
 
@@ -162,19 +189,27 @@ def summary_table(region: Region) -> Table:
     table.add_column("value")
     table.add_row("path", s["path"] or "-")
     table.add_row("country", _country(region))
-    table.add_row("extent", f"lon {s['lon_range'][0]:.3f} .. {s['lon_range'][1]:.3f} deg, "
-                            f"lat {s['lat_range'][0]:.3f} .. {s['lat_range'][1]:.3f} deg")
+    table.add_row(
+        "extent",
+        f"lon {s['lon_range'][0]:.3f} .. {s['lon_range'][1]:.3f} deg, "
+        f"lat {s['lat_range'][0]:.3f} .. {s['lat_range'][1]:.3f} deg",
+    )
     table.add_row("servers", f"{s['servers']} (cluster {', '.join(s['clusters'])})")
     table.add_row("compute", f"{s['compute_range'][0]:g} .. {s['compute_range'][1]:g}")
     for model in s["model_types"]:
         low, high = model["price_per_1k_tokens"]
         price = f"${low:g}" if low == high else f"${low:g} .. ${high:g}"
-        table.add_row(f"model {model['name']}",
-                      f"{model['instances']} instances on {model['servers']} servers, {price} / 1k tokens")
+        table.add_row(
+            f"model {model['name']}",
+            f"{model['instances']} instances on {model['servers']} servers, {price} / 1k tokens",
+        )
     table.add_row("links", f"{s['directed_links']} directed rows, {s['undirected_links']} distinct pairs")
     trap = region.trap
-    table.add_row("traps", f"{s['traps']} (bad hop {trap.bandwidth_mbps:g} Mbps, +{trap.latency_ms:g} ms; "
-                           f"cost x{trap.cost_multiplier:g}; rate {trap.rate_per_s:g}/s)")
+    table.add_row(
+        "traps",
+        f"{s['traps']} (bad hop {trap.bandwidth_mbps:g} Mbps, +{trap.latency_ms:g} ms; "
+        f"cost x{trap.cost_multiplier:g}; rate {trap.rate_per_s:g}/s)",
+    )
     table.add_row("tasks", ", ".join(f"{count} {split}" for split, count in s["tasks"].items()))
     lengths = ", ".join(f"{n} steps: {count}" for n, count in s["workflow_lengths"].items())
     table.add_row("workflow lengths", lengths)

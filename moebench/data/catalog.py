@@ -20,7 +20,8 @@ def list_regions(root: Path | None = None) -> list[str]:
     root = root or DATA_ROOT
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "servers.csv").is_file())
+    # Hidden folders are skipped: the generator stages a region in one before renaming it.
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / "servers.csv").is_file())
 
 
 def resolve_region(spec: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:

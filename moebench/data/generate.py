@@ -69,8 +69,9 @@ class ModelTypeSpec:
 
 
 MODEL_TYPES = (
-    ModelTypeSpec("ChatGPT", 1, 0.0015, 1.0, (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16),
-                  (1, 1, 5, 5, 1, 3, 4, 1, 1, 1, 1, 1)),
+    ModelTypeSpec(
+        "ChatGPT", 1, 0.0015, 1.0, (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 16), (1, 1, 5, 5, 1, 3, 4, 1, 1, 1, 1, 1)
+    ),
     ModelTypeSpec("GPT-4", 2, 0.03, 0.56, (1, 2, 3, 4), (5, 4, 3, 2)),
     ModelTypeSpec("GPT-4v", 3, 0.06, 0.12, (1, 2, 3), (1, 1, 1)),
 )
@@ -148,15 +149,15 @@ def _nearest(xyz: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int) 
     nearest first; computed in blocks so memory stays small for large regions."""
     out = np.empty((rows.size, k), dtype=np.int64)
     for start in range(0, rows.size, 1024):
-        block = rows[start:start + 1024]
+        block = rows[start : start + 1024]
         closeness = xyz[block] @ xyz[candidates].T
         closeness[block[:, None] == candidates[None, :]] = -np.inf
         if k == 1:  # argpartition is several times slower than argmax
-            out[start:start + block.size, 0] = candidates[np.argmax(closeness, axis=1)]
+            out[start : start + block.size, 0] = candidates[np.argmax(closeness, axis=1)]
             continue
         part = np.argpartition(-closeness, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(closeness, part, axis=1), axis=1, kind="stable")
-        out[start:start + block.size] = candidates[np.take_along_axis(part, order, axis=1)]
+        out[start : start + block.size] = candidates[np.take_along_axis(part, order, axis=1)]
     return out
 
 
@@ -184,8 +185,17 @@ def _num(value: float, digits: int = 6) -> str:
     return repr(round(float(value), digits) + 0.0)
 
 
-def _check_args(country: str, servers: int, traps: int, seed: int, trap_rule: str,
-                workflow_len: tuple[int, int], train_tasks: int, test_tasks: int, trap_params: dict) -> None:
+def _check_args(
+    country: str,
+    servers: int,
+    traps: int,
+    seed: int,
+    trap_rule: str,
+    workflow_len: tuple[int, int],
+    train_tasks: int | None,
+    test_tasks: int | None,
+    trap_params: dict,
+) -> None:
     def whole(value, what: str, least: int) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise UserError(f"{what} must be a whole number of at least {least}, got {value!r}")
@@ -193,8 +203,9 @@ def _check_args(country: str, servers: int, traps: int, seed: int, trap_rule: st
     whole(servers, "the number of servers", 1)
     whole(traps, "the number of traps", 0)
     whole(seed, "the seed", 0)
-    whole(train_tasks, "the number of train tasks", 1)
-    whole(test_tasks, "the number of test tasks", 1)
+    for count, split in ((train_tasks, "train"), (test_tasks, "test")):
+        if count is not None:
+            whole(count, f"the number of {split} tasks", 1)
     if traps > servers:
         raise UserError(f"{traps} traps cannot be placed on {servers} servers: use at most {servers} traps")
     if trap_rule not in TRAP_RULES:
@@ -260,8 +271,6 @@ def generate_region(
     """
     out = Path(out)
     name = name or out.name
-    train_tasks = 2 * servers if train_tasks is None else train_tasks
-    test_tasks = max(1, round(0.4 * servers)) if test_tasks is None else test_tasks
     workflow_len = tuple(workflow_len)
     trap_params = {
         "trap_cost_multiplier": trap_cost_multiplier,
@@ -270,6 +279,8 @@ def generate_region(
         "trap_rate_per_s": trap_rate_per_s,
     }
     _check_args(country, servers, traps, seed, trap_rule, workflow_len, train_tasks, test_tasks, trap_params)
+    train_tasks = 2 * servers if train_tasks is None else train_tasks
+    test_tasks = max(1, round(0.4 * servers)) if test_tasks is None else test_tasks
     if not name or "," in name or name != name.strip():
         raise UserError(f"the region name {name!r} must be non-empty, without commas or surrounding spaces")
     places = country_places(country)
@@ -332,7 +343,12 @@ def generate_region(
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             out.rename(retired / out.name)
-            staging.rename(out)
+            try:
+                staging.rename(out)
+            except BaseException:
+                (retired / out.name).rename(out)
+                retired.rmdir()
+                raise
             shutil.rmtree(retired)
         else:
             staging.rename(out)
@@ -354,9 +370,18 @@ def _build_tables(rng: np.random.Generator, places: Places, p: dict) -> dict:
     traffic = rng.integers(TRAFFIC_RATES[0], TRAFFIC_RATES[1] + 1, n)
     server_ids = [f"{name}_{i + 1}" for i in range(n)]
     servers = [
-        [server_ids[i], _num(lon[i], 5), _num(lat[i], 5), str(ACCESS_BANDWIDTH_MBPS), str(compute[i]),
-         str(storage[i]), str(traffic[i]), name, str(places.geonameid[site[i]]),
-         _num(compute[i] / compute.max())]
+        [
+            server_ids[i],
+            _num(lon[i], 5),
+            _num(lat[i], 5),
+            str(ACCESS_BANDWIDTH_MBPS),
+            str(compute[i]),
+            str(storage[i]),
+            str(traffic[i]),
+            name,
+            str(places.geonameid[site[i]]),
+            _num(compute[i] / compute.max()),
+        ]
         for i in range(n)
     ]
 
@@ -373,8 +398,17 @@ def _build_tables(rng: np.random.Generator, places: Places, p: dict) -> dict:
         for server, score in zip(host_of_instance, arena_scores, strict=True):
             model_id = len(instances) + 1
             sid = server_ids[server]
-            instances.append([str(model_id), str(spec.type_id), _num(score, 3), sid, spec.name,
-                              f"model_{sid}_{model_id}", repr(spec.price_per_1k_tokens_usd)])
+            instances.append(
+                [
+                    str(model_id),
+                    str(spec.type_id),
+                    _num(score, 3),
+                    sid,
+                    spec.name,
+                    f"model_{sid}_{model_id}",
+                    repr(spec.price_per_1k_tokens_usd),
+                ]
+            )
     trap_index = _pick_traps(rng, compute, p["traps"], p["trap_rule"])
     links = _link_rows(rng, places, site, lon, lat, server_ids, trap_index, p)
     tasks, mapping = _task_rows(rng, places, p)
@@ -447,8 +481,16 @@ def _link_pairs(rng: np.random.Generator, lon: np.ndarray, lat: np.ndarray, popu
     return sorted(pairs)
 
 
-def _link_rows(rng: np.random.Generator, places: Places, site: np.ndarray, lon: np.ndarray, lat: np.ndarray,
-               server_ids: list[str], trap_index: np.ndarray, p: dict) -> list[list[str]]:
+def _link_rows(
+    rng: np.random.Generator,
+    places: Places,
+    site: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    server_ids: list[str],
+    trap_index: np.ndarray,
+    p: dict,
+) -> list[list[str]]:
     """network_links.csv rows: each undirected link stored both ways with the same values."""
     pairs = _link_pairs(rng, lon, lat, places.population[site])
     if not pairs:

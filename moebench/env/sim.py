@@ -23,8 +23,11 @@ from torch import Tensor
 
 from moebench.env import dynamics, workload
 from moebench.env.settings import EnvSettings
-from moebench.env.tables import RegionTables, hop_static
+from moebench.env.tables import RegionTables, every_host_hop, hop_static
 
+# Columns of SimState.servers and SimState.traps.
+BUSY, RTT, LOSS, SEEN = range(4)
+BAD, TIME = range(2)
 # Columns of the per-step uniform draws.
 U_SHARE, U_FADING, U_TRAP_SRC, U_TRAP_DST, U_EXTRA, U_LOSS = range(6)
 NUM_DRAWS = 6
@@ -45,9 +48,10 @@ METRIC_KEYS = (
     "task_tokens",  # the finished task's tokens (prefill + decode, all its steps), else 0
 )
 
+# Per-server features of the full view (same units as the candidate features).
 SERVER_VIEW_FEATURES = (
     "distance_100km",
-    "hosts_type",
+    "hosts_type",  # 1 if the server hosts the model type the pending step needs
     "compute",
     "price_per_1k_10usd",
     "background_util",
@@ -73,12 +77,8 @@ class SimState:
     prefill: Tensor  # [B, T, L] tokens per step
     decode: Tensor  # [B, T, L]
     served_tokens: Tensor  # [B, T] tokens served so far for each task
-    busy_ms: Tensor  # [B, N+1] when each server's queue drains
-    trap_bad: Tensor  # [B, N+1] bool, trap state at trap_time_ms
-    trap_time_ms: Tensor  # [B, N+1] -inf until first touched
-    obs_rtt_ms: Tensor  # [B, N+1]
-    obs_loss: Tensor  # [B, N+1]
-    obs_seen: Tensor  # [B, N+1] bool
+    servers: Tensor  # [B, N+1, 4] per server: busy-until ms, observed RTT EMA ms, loss EMA, seen (0/1)
+    traps: Tensor  # [B, N+1, 2] per server: trap state (1 bad), time of that state ms (-inf: never looked at)
     now_ms: Tensor  # [B] time of the pending decision
     slot: Tensor  # [B] which task the pending decision belongs to
     done_tasks: Tensor  # [B]
@@ -89,6 +89,13 @@ class SimState:
     @property
     def batch(self) -> int:
         return int(self.ep_task.shape[0])
+
+    def flat_index(self, servers: Tensor) -> Tensor:
+        """Row indices into `servers.view(-1, 4)` / `traps.view(-1, 2)` of per-element server ids
+        ([B] or [B, K]); flat index_select is several times faster than gather here."""
+        n1 = self.servers.shape[1]
+        b = torch.arange(self.batch, device=servers.device).view(-1, *([1] * (servers.dim() - 1)))
+        return (b * n1 + servers).reshape(-1)
 
 
 def new_state(tables: RegionTables, settings: EnvSettings, batch: int, device: torch.device) -> SimState:
@@ -105,12 +112,8 @@ def new_state(tables: RegionTables, settings: EnvSettings, batch: int, device: t
         prefill=torch.zeros(batch, t, length, **f),
         decode=torch.zeros(batch, t, length, **f),
         served_tokens=torch.zeros(batch, t, **f),
-        busy_ms=torch.zeros(batch, n1, **f),
-        trap_bad=torch.zeros(batch, n1, device=device, dtype=torch.bool),
-        trap_time_ms=torch.full((batch, n1), -float("inf"), **f),
-        obs_rtt_ms=torch.zeros(batch, n1, **f),
-        obs_loss=torch.zeros(batch, n1, **f),
-        obs_seen=torch.zeros(batch, n1, device=device, dtype=torch.bool),
+        servers=torch.zeros(batch, n1, 4, **f),
+        traps=torch.tensor([0.0, -float("inf")], **f).repeat(batch, n1, 1),
         now_ms=torch.zeros(batch, **f),
         slot=torch.zeros(batch, **i),
         done_tasks=torch.zeros(batch, **i),
@@ -182,12 +185,9 @@ def reset_rows(
     state.prefill[rows] = prefill
     state.decode[rows] = decode
     state.served_tokens[rows] = 0.0
-    state.busy_ms[rows] = 0.0
-    state.trap_bad[rows] = False
-    state.trap_time_ms[rows] = -float("inf")
-    state.obs_rtt_ms[rows] = 0.0
-    state.obs_loss[rows] = 0.0
-    state.obs_seen[rows] = False
+    state.servers[rows] = 0.0
+    state.traps[rows, :, BAD] = 0.0
+    state.traps[rows, :, TIME] = -float("inf")
     state.done_tasks[rows] = 0
     state.preference[rows] = preference
     _select_next(state)
@@ -231,15 +231,14 @@ def resolve_traps(
     Exact: the two-state process is sampled from its closed-form transition law over the time since
     the server was last looked at; the result is stored, so later looks stay consistent.
     """
-    flat = servers.reshape(state.batch, -1)
-    now = now_ms.reshape(state.batch, -1).expand_as(flat)
-    last = state.trap_time_ms.gather(1, flat)
-    bad_before = state.trap_bad.gather(1, flat)
-    p_bad = dynamics.trap_bad_probability(bad_before, now - last, *trap_rates)
-    bad = (uniform.reshape(flat.shape) < p_bad) & tables.trap_mask[flat]
-    state.trap_bad.scatter_(1, flat, bad)
-    state.trap_time_ms.scatter_(1, flat, now)
-    return bad.reshape(servers.shape)
+    flat = state.flat_index(servers)
+    traps = state.traps.view(-1, 2)
+    before = traps.index_select(0, flat)
+    now = now_ms.expand(servers.shape).reshape(-1)
+    p_bad = dynamics.trap_bad_probability(before[:, BAD], now - before[:, TIME], *trap_rates)
+    bad = (uniform.reshape(-1) < p_bad) & tables.trap_mask[servers.reshape(-1)]
+    traps.index_copy_(0, flat, torch.stack([bad.float(), now], -1))
+    return bad.view(servers.shape)
 
 
 def trap_rates_per_ms(settings: EnvSettings) -> tuple[float, float]:
@@ -252,46 +251,25 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
     task, step, loc, model, b = _current(tables, state)
     n = tables.num_servers
     if tables.nearest_mode:
-        row = torch.where(loc >= 0, loc, n + task)
-        cand = tables.cand_servers[row, model]  # [B, K]
-        hop = tables.cand_static[row, model]  # [B, K, 3]
-        distance, base, bandwidth = hop.unbind(-1)
+        row = torch.where(loc >= 0, loc, n + task) * tables.num_types + model
+        cand = tables.cand_servers.index_select(0, row)  # [B, K]
+        static = tables.cand_block.index_select(0, row)  # [B, K, 8]
     else:
-        cand = tables.cand_servers[0, model]
-        lat, lon = _location(tables, task, loc)
-        k = cand.shape[1]
-        distance, base, bandwidth = hop_static(
-            tables, settings, loc[:, None].expand(-1, k), lat[:, None].expand(-1, k), lon[:, None].expand(-1, k), cand
-        )
+        cand = tables.cand_servers.index_select(0, model)  # [B, H]
+        distance, base, bandwidth = every_host_hop(tables, settings, task, loc, model, cand)
+        hop = torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0], -1)
+        static = torch.cat([hop, tables.cand_block.index_select(0, model)], -1)
     mask = cand < n
     state.cand, state.cand_mask = cand, mask
-    now = state.now_ms[:, None]
-    price = tables.price_per_1k[model[:, None], cand] * tables.price_multiplier[cand]
-    features = (
-        torch.cat(
-            [
-                torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0, (cand == loc[:, None]).float()], -1),
-                tables.server_static[cand][..., :1],
-                (price * 10.0)[..., None],
-                tables.server_static[cand][..., 1:],
-                torch.stack(
-                    [
-                        (state.busy_ms.gather(1, cand) - now).clamp_min(0.0) * 1e-3,
-                        state.obs_rtt_ms.gather(1, cand) * 1e-3,
-                        state.obs_loss.gather(1, cand),
-                        state.obs_seen.gather(1, cand).float(),
-                    ],
-                    -1,
-                ),
-            ],
-            dim=-1,
-        )
-        * mask[..., None]
-    )
+    dyn = state.servers.view(-1, 4).index_select(0, state.flat_index(cand)).view(*cand.shape, 4)
+    dyn[..., BUSY] = (dyn[..., BUSY] - state.now_ms[:, None]).clamp_min(0.0) * 1e-3
+    dyn[..., RTT] *= 1e-3
+    dyn *= mask[..., None]
+    features = torch.cat([static, (cand == loc[:, None])[..., None].float(), dyn], dim=-1)
     obs = {
         "candidates": features,
         "action_mask": mask,
-        "candidate_server": torch.where(mask, cand, torch.full_like(cand, -1)),
+        "candidate_server": torch.where(mask, cand, -1),
         "context": _context(tables, settings, state, task, step, loc, model, b),
         "preference": state.preference.clone(),
     }
@@ -330,24 +308,12 @@ def _server_view(tables: RegionTables, state: SimState, task: Tensor, loc: Tenso
     n = tables.num_servers
     lat, lon = _location(tables, task, loc)
     distance = dynamics.haversine_km(lat[:, None], lon[:, None], tables.lat[None, :n], tables.lon[None, :n])
-    price = tables.price_per_1k[model, :n] * tables.price_multiplier[None, :n]
-    static = tables.server_static[:n].expand(state.batch, n, -1)
-    return torch.cat(
-        [
-            torch.stack([distance * 0.01, (price > 0).float(), static[..., 0], price * 10.0], -1),
-            static[..., 1:],
-            torch.stack(
-                [
-                    (state.busy_ms[:, :n] - state.now_ms[:, None]).clamp_min(0.0) * 1e-3,
-                    state.obs_rtt_ms[:, :n] * 1e-3,
-                    state.obs_loss[:, :n],
-                    state.obs_seen[:, :n].float(),
-                ],
-                -1,
-            ),
-        ],
-        dim=-1,
-    )
+    block = tables.server_block.index_select(0, model)[:, :n]  # [B, N, 5]
+    dyn = state.servers[:, :n].clone()
+    dyn[..., BUSY] = (dyn[..., BUSY] - state.now_ms[:, None]).clamp_min(0.0) * 1e-3
+    dyn[..., RTT] *= 1e-3
+    hosts = (tables.price_per_1k.index_select(0, model)[:, :n] > 0).float()
+    return torch.cat([(distance * 0.01)[..., None], hosts[..., None], block, dyn], -1)
 
 
 def _outcome(
@@ -401,7 +367,7 @@ def _outcome(
         settings.retransmit_timeout_ms,
     )
     network = torch.where(stay, 0.0, network)
-    busy = state.busy_ms.gather(1, dst.reshape(state.batch, -1)).reshape(dst.shape)
+    busy = state.servers.view(-1, 4)[:, BUSY].index_select(0, state.flat_index(dst)).view(dst.shape)
     queue, compute, finish = dynamics.queue_and_compute(
         now + network, busy, prefill + settings.decode_cost * decode, tables.tokens_per_ms[dst]
     )
@@ -440,13 +406,10 @@ def candidate_outcomes(
     now = state.now_ms[:, None]
     at_user = (loc < 0)[:, None]
     if tables.nearest_mode:
-        row = torch.where(loc >= 0, loc, n + task)
-        distance, base, bandwidth = tables.cand_static[row, model].unbind(-1)
+        row = torch.where(loc >= 0, loc, n + task) * tables.num_types + model
+        distance, base, bandwidth = tables.cand_hop.index_select(0, row).unbind(-1)
     else:
-        lat, lon = _location(tables, task, loc)
-        distance, base, bandwidth = hop_static(
-            tables, settings, loc[:, None].expand(-1, k), lat[:, None].expand(-1, k), lon[:, None].expand(-1, k), cand
-        )
+        distance, base, bandwidth = every_host_hop(tables, settings, task, loc, model, cand)
     uniform = torch.rand(state.batch, k + 1, generator=generator, device=cand.device)
     src = torch.where(loc < 0, n, loc)
     bad_src = resolve_traps(tables, trap_rates, state, src, state.now_ms, uniform[:, 0])
@@ -523,8 +486,9 @@ def advance(
     at_user = loc < 0
     stay = loc == dst
     if tables.nearest_mode:
-        row = torch.where(at_user, n + task, loc)
-        distance, base, bandwidth = tables.cand_static[row, model, action].unbind(-1)
+        row = torch.where(at_user, n + task, loc) * tables.num_types + model
+        flat_hop = row * tables.num_candidates + action
+        distance, base, bandwidth = tables.cand_hop.view(-1, 3).index_select(0, flat_hop).unbind(-1)
     else:
         lat, lon = _location(tables, task, loc)
         distance, base, bandwidth = hop_static(tables, settings, loc, lat, lon, dst)
@@ -555,19 +519,20 @@ def advance(
         prefill=prefill,
         decode=decode,
     )
-    network, attempts, finish = out["network_ms"], out["attempts"], out["finish_ms"]
-    state.busy_ms.scatter_(1, dst[:, None], finish[:, None])
-    compute_cost, transfer_cost = out["compute_cost"], out["transfer_cost"]
-    fixed, queue, compute = out["fixed_ms"], out["queue_ms"], out["compute_ms"]
-
-    # telemetry of the hop into dst (a step that stays put observes nothing)
-    seen_at = torch.where(stay, torch.full_like(dst, n), dst)[:, None]
-    seen = state.obs_seen.gather(1, seen_at)
+    network, attempts, finish, fixed = out["network_ms"], out["attempts"], out["finish_ms"], out["fixed_ms"]
+    # the server's queue, and its telemetry of the hop (a step that stays put observes nothing)
+    rows = state.servers.view(-1, 4)
+    flat = state.flat_index(dst)
+    record = rows.index_select(0, flat)
+    seen = record[:, SEEN] > 0.5
+    observed = ~stay
     w = settings.telemetry_ema
-    state.obs_rtt_ms.scatter_(1, seen_at, dynamics.ema(state.obs_rtt_ms.gather(1, seen_at), fixed[:, None], w, seen))
-    lost_share = ((attempts - 1.0) / attempts)[:, None]
-    state.obs_loss.scatter_(1, seen_at, dynamics.ema(state.obs_loss.gather(1, seen_at), lost_share, w, seen))
-    state.obs_seen.scatter_(1, seen_at, torch.ones_like(seen))
+    record[:, BUSY] = finish
+    lost_share = (attempts - 1.0) / attempts
+    record[:, RTT] = torch.where(observed, dynamics.ema(record[:, RTT], fixed, w, seen), record[:, RTT])
+    record[:, LOSS] = torch.where(observed, dynamics.ema(record[:, LOSS], lost_share, w, seen), record[:, LOSS])
+    record[:, SEEN] = torch.where(observed, 1.0, record[:, SEEN])
+    rows.index_copy_(0, flat, record)
 
     # the task moves on
     next_step = step + 1
@@ -582,6 +547,7 @@ def advance(
     _select_next(state)
 
     latency = finish - now
+    compute_cost, transfer_cost = out["compute_cost"], out["transfer_cost"]
     reward_vec = dynamics.reward_vector(
         latency,
         compute_cost,
@@ -595,8 +561,8 @@ def advance(
     metrics = {
         "latency_ms": latency,
         "network_ms": network,
-        "queue_ms": queue,
-        "compute_ms": compute,
+        "queue_ms": out["queue_ms"],
+        "compute_ms": out["compute_ms"],
         "compute_cost": compute_cost,
         "transfer_cost": transfer_cost,
         "trap_hit": bad.float(),

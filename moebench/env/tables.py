@@ -16,23 +16,24 @@ from moebench.env import dynamics
 from moebench.env.settings import EnvSettings
 
 # Names of the per-candidate features, in order (the last dimension of obs["candidates"]).
+# The first eight depend only on the location, the server and the model type (static tables);
+# the last five change during an episode.
 CANDIDATE_FEATURES = (
     "distance_100km",  # great-circle distance from the current location
     "hop_base_100ms",  # base latency of the hop (listed link, or WAN hop; user access hop at step 0)
     "hop_bandwidth_50mbps",  # bandwidth of that hop
-    "is_current",  # 1 if the candidate is the server of the previous step (no transfer)
     "compute",  # NormalizedCompute
     "price_per_1k_10usd",  # price of 1000 tokens of the needed model type here, x10 USD
     "background_util",  # utilization by background traffic
     "link_mean_latency_s",  # mean base latency of the server's listed links
     "link_min_bandwidth_50mbps",  # narrowest listed link of the server
+    "is_current",  # 1 if the candidate is the server of the previous step (no transfer)
     "backlog_s",  # time until the server's queue drains
     "obs_rtt_s",  # telemetry: EMA of the fixed latency of hops into the server (propagation+base+trap)
     "obs_loss",  # telemetry: EMA of the share of lost transmissions on hops into the server
     "obs_seen",  # 1 once any hop into the server was observed this episode
 )
-# Per-server features of the full view: the location-free columns of the candidate features.
-SERVER_FEATURES = CANDIDATE_FEATURES[4:]
+NUM_STATIC = 8
 CONTEXT_FEATURES = (
     "step_frac",  # workflow position / length
     "workflow_len_10",  # workflow length / 10
@@ -50,24 +51,39 @@ CONTEXT_FEATURES = (
 
 @dataclass
 class RegionTables:
+    """Device tensors of one region under one set of env settings.
+
+    Candidate tables. With `max_candidates=K` (nearest mode) the candidates of every (location,
+    model type) pair are fixed, so their servers [R*M, K], hop parameters [R*M, K, 3] (distance km,
+    base ms, bandwidth Mbps) and static features [R*M, K, 8] are tabulated once; rows are
+    `location * M + model_type`, locations being the servers (0..N-1) then the task ingress points.
+    With every host as a candidate, the tables are per model type ([M, H], [M, H, 5] location-free
+    features) and the location-dependent part is computed per step.
+    """
+
     num_servers: int
     num_types: int
     max_len: int
+    nearest_mode: bool
     lat: Tensor  # [N+1] degrees
     lon: Tensor
+    xyz: Tensor  # [N+1, 3] float64 unit vectors (for distances to every host at once)
+    task_xyz: Tensor  # [T, 3] float64
     access_bandwidth_mbps: Tensor  # [N+1]
     tokens_per_ms: Tensor  # [N+1] effective speed after background load
-    background_util: Tensor  # [N+1]
-    price_per_1k: Tensor  # [M, N+1]
+    price_per_1k: Tensor  # [M, N+1] USD per 1000 tokens
     price_multiplier: Tensor  # [N+1]
     type_min_price: Tensor  # [M]
     trap_mask: Tensor  # [N+1] bool
     link_keys: Tensor  # [E] sorted src * (N+1) + dst
     link_latency_ms: Tensor  # [E]
     link_bandwidth_mbps: Tensor  # [E]
+    out_dst: Tensor  # [N+1, D] listed links of each server (sink-padded)
+    out_latency_ms: Tensor  # [N+1, D]
+    out_bandwidth_mbps: Tensor  # [N+1, D]
     edge_index: Tensor  # [2, E] int64 (for the full view)
     edge_attr: Tensor  # [E, 2] (latency /1000 ms, bandwidth /50 Mbps)
-    server_static: Tensor  # [N+1, 4] compute, background util, link mean latency (s), link min bandwidth (/50)
+    server_block: Tensor  # [M, N+1, 5] compute, price x10, util, link mean latency s, link min bw /50
     task_lat: Tensor  # [T]
     task_lon: Tensor
     task_size: Tensor
@@ -75,10 +91,11 @@ class RegionTables:
     task_len: Tensor  # [T]
     step_input_tokens: Tensor | None  # [T, L]
     step_output_tokens: Tensor | None
-    # candidates: rows are locations (servers 0..N-1, then task ingress points N..N+T-1)
-    cand_servers: Tensor  # [R, M, K] (K nearest) or [1, M, H] (every host); sink N pads
-    cand_static: Tensor | None  # [R, M, K, 3] distance_km, base_ms, bandwidth_mbps (K-nearest mode)
-    nearest_mode: bool
+    cand_servers: Tensor  # nearest: [R*M, K]; every host: [M, H]; padded with the sink N
+    cand_block: Tensor  # nearest: [R*M, K, 8]; every host: [M, H, 5]
+    cand_hop: Tensor | None  # nearest: [R*M, K, 3] distance km, base ms, bandwidth Mbps
+    type_xyz: Tensor | None  # every host: [M*H, 3] float64
+    slot_of: Tensor | None  # every host: [M, N+1] a server's slot among the type's hosts (H if none)
 
     @property
     def num_candidates(self) -> int:
@@ -155,6 +172,11 @@ def _build_candidate_table(region: Region, k: int | None) -> Tensor:
     return table
 
 
+def unit_vectors(lat_deg: Tensor, lon_deg: Tensor) -> Tensor:
+    lat, lon = torch.deg2rad(lat_deg.double()), torch.deg2rad(lon_deg.double())
+    return torch.stack([torch.cos(lat) * torch.cos(lon), torch.cos(lat) * torch.sin(lon), torch.sin(lat)], -1)
+
+
 def build_tables(region: Region, settings: EnvSettings, device: torch.device) -> RegionTables:
     n, m_types = region.num_servers, region.num_model_types
     f32 = dict(dtype=torch.float32)
@@ -162,45 +184,63 @@ def build_tables(region: Region, settings: EnvSettings, device: torch.device) ->
     def with_sink(x: Tensor, fill: float = 0.0) -> Tensor:
         return torch.cat([x.to(**f32), torch.full((1,), fill, **f32)])
 
-    trap = region.trap
-    trap_mult = settings.trap_cost_multiplier if settings.trap_cost_multiplier is not None else trap.cost_multiplier
     util = settings.background_load * region.traffic_rate / region.traffic_rate.max()
     speed = settings.tokens_per_s * 1e-3 * region.normalized_compute * (1.0 - util)
     multiplier = region.normalized_compute**settings.compute_price_exponent
-    multiplier = torch.where(region.trap_mask, multiplier * trap_mult, multiplier)
+    multiplier = torch.where(region.trap_mask, multiplier * settings.trap_cost_multiplier, multiplier)
     price = torch.cat([region.instance_price, torch.zeros(m_types, 1, dtype=torch.float64)], dim=1)
     hosted = region.instance_count > 0
     type_min_price = torch.stack([region.instance_price[m][hosted[m]].min() for m in range(m_types)])
 
-    # links, sorted by key for binary search
+    # links: sorted keys for binary search, and each server's outgoing links padded to the max degree
     keys = region.link_src * (n + 1) + region.link_dst
     order = torch.argsort(keys)
-    degree = torch.bincount(region.link_src, minlength=n).clamp_min(1)
-    link_mean_ms = torch.zeros(n, dtype=torch.float64).index_add_(0, region.link_src, region.link_latency_ms) / degree
+    degree = torch.bincount(region.link_src, minlength=n + 1)
+    max_degree = max(int(degree.max()), 1)
+    src_sorted = region.link_src[order]
+    rank = torch.arange(order.numel()) - torch.cumsum(degree, 0)[src_sorted] + degree[src_sorted]
+    out_dst = torch.full((n + 1, max_degree), n, dtype=torch.int64)
+    out_latency = torch.zeros(n + 1, max_degree)
+    out_bandwidth = torch.ones(n + 1, max_degree)
+    out_dst[src_sorted, rank] = region.link_dst[order]
+    out_latency[src_sorted, rank] = region.link_latency_ms[order].float()
+    out_bandwidth[src_sorted, rank] = region.link_bandwidth_mbps[order].float()
+    link_mean_ms = torch.zeros(n, dtype=torch.float64).index_add_(0, region.link_src, region.link_latency_ms)
+    link_mean_ms = link_mean_ms / degree[:n].clamp_min(1)
     link_min_mbps = region.access_bandwidth_mbps.clone().scatter_reduce(
         0, region.link_src, region.link_bandwidth_mbps, reduce="amin", include_self=True
     )
-    server_static = torch.stack(
+    price_x10 = (price * with_sink(multiplier, 1.0).double()[None, :] * 10.0).float()
+    location_free = torch.stack(
         [
             with_sink(region.normalized_compute),
             with_sink(util),
-            with_sink(link_mean_ms / 1000.0),
-            with_sink(link_min_mbps / 50.0),
+            with_sink(link_mean_ms / 1e3),
+            with_sink(link_min_mbps / 50),
         ],
-        dim=-1,
+        -1,
     )
-
+    server_block = torch.cat(
+        [
+            location_free[None, :, :1].expand(m_types, -1, -1),
+            price_x10[..., None],
+            location_free[None, :, 1:].expand(m_types, -1, -1),
+        ],
+        -1,
+    )
     cand = candidate_table(region, settings.max_candidates)
-
+    nearest = settings.max_candidates is not None
     tables = RegionTables(
         num_servers=n,
         num_types=m_types,
         max_len=region.max_workflow_len,
+        nearest_mode=nearest,
         lat=with_sink(region.lat_deg),
         lon=with_sink(region.lon_deg),
+        xyz=torch.cat([unit_vectors(region.lat_deg, region.lon_deg), torch.zeros(1, 3, dtype=torch.float64)]),
+        task_xyz=unit_vectors(region.task_lat_deg, region.task_lon_deg),
         access_bandwidth_mbps=with_sink(region.access_bandwidth_mbps, 1.0),
         tokens_per_ms=with_sink(speed, 1.0),
-        background_util=with_sink(util),
         price_per_1k=price.to(**f32),
         price_multiplier=with_sink(multiplier, 1.0),
         type_min_price=type_min_price.to(**f32),
@@ -208,9 +248,12 @@ def build_tables(region: Region, settings: EnvSettings, device: torch.device) ->
         link_keys=keys[order],
         link_latency_ms=region.link_latency_ms[order].to(**f32),
         link_bandwidth_mbps=region.link_bandwidth_mbps[order].to(**f32),
+        out_dst=out_dst,
+        out_latency_ms=out_latency,
+        out_bandwidth_mbps=out_bandwidth,
         edge_index=torch.stack([region.link_src, region.link_dst]),
-        edge_attr=torch.stack([region.link_latency_ms / 1000.0, region.link_bandwidth_mbps / 50.0], -1).to(**f32),
-        server_static=server_static,
+        edge_attr=torch.stack([region.link_latency_ms / 1e3, region.link_bandwidth_mbps / 50.0], -1).to(**f32),
+        server_block=server_block,
         task_lat=region.task_lat_deg.to(**f32),
         task_lon=region.task_lon_deg.to(**f32),
         task_size=region.task_size.to(**f32),
@@ -218,35 +261,77 @@ def build_tables(region: Region, settings: EnvSettings, device: torch.device) ->
         task_len=region.task_len.clone(),
         step_input_tokens=None if region.step_input_tokens is None else region.step_input_tokens.to(**f32),
         step_output_tokens=None if region.step_output_tokens is None else region.step_output_tokens.to(**f32),
-        cand_servers=cand,
-        cand_static=None,
-        nearest_mode=settings.max_candidates is not None,
+        cand_servers=cand.reshape(-1, cand.shape[-1]) if nearest else cand[0],
+        cand_block=torch.empty(0),
+        cand_hop=None,
+        type_xyz=None,
+        slot_of=None,
     )
     tables = _to_device(tables, device)
-    if tables.nearest_mode:
-        tables.cand_static = _nearest_static(tables, settings)
+    if nearest:
+        _tabulate_nearest(tables, settings, cand.shape[0])
+    else:
+        _tabulate_every_host(tables)
     return tables
 
 
-def _nearest_static(tables: RegionTables, settings: EnvSettings) -> Tensor:
-    """Distance, base latency and bandwidth of every (location, model type, slot) hop."""
-    n = tables.num_servers
-    rows = tables.cand_servers.shape[0]
-    loc = torch.arange(rows, device=tables.lat.device)
-    src_server = torch.where(loc < n, loc, torch.full_like(loc, -1))
-    src_lat = torch.where(loc < n, tables.lat[loc.clamp_max(n)], tables.task_lat[(loc - n).clamp_min(0)])
-    src_lon = torch.where(loc < n, tables.lon[loc.clamp_max(n)], tables.task_lon[(loc - n).clamp_min(0)])
-    shape = tables.cand_servers.shape
-    expand = (rows, 1, 1)
-    dist, base, bw = hop_static(
-        tables,
-        settings,
-        src_server.view(expand).expand(shape),
-        src_lat.view(expand).expand(shape),
-        src_lon.view(expand).expand(shape),
-        tables.cand_servers,
+def _tabulate_nearest(tables: RegionTables, settings: EnvSettings, rows: int) -> None:
+    """Hop parameters and static features of every (location, model type, slot)."""
+    n, m_types = tables.num_servers, tables.num_types
+    device = tables.lat.device
+    loc = torch.arange(rows, device=device).repeat_interleave(m_types)  # row-major (location, type)
+    model = torch.arange(m_types, device=device).repeat(rows)
+    cand = tables.cand_servers
+    src = torch.where(loc < n, loc, -1)
+    lat = torch.where(loc < n, tables.lat[loc.clamp_max(n)], tables.task_lat[(loc - n).clamp_min(0)])
+    lon = torch.where(loc < n, tables.lon[loc.clamp_max(n)], tables.task_lon[(loc - n).clamp_min(0)])
+    k = cand.shape[1]
+    distance, base, bandwidth = hop_static(
+        tables, settings, src[:, None].expand(-1, k), lat[:, None].expand(-1, k), lon[:, None].expand(-1, k), cand
     )
-    return torch.stack([dist, base, bw], dim=-1)
+    valid = (cand < n)[..., None]
+    tables.cand_hop = torch.stack([distance, base, bandwidth], -1)
+    scaled = torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0], -1)
+    tables.cand_block = torch.cat([scaled, tables.server_block[model[:, None], cand]], -1) * valid
+
+
+def _tabulate_every_host(tables: RegionTables) -> None:
+    n, m_types = tables.num_servers, tables.num_types
+    cand = tables.cand_servers  # [M, H]
+    h = cand.shape[1]
+    tables.cand_block = tables.server_block[torch.arange(m_types, device=cand.device)[:, None], cand]
+    tables.cand_block = tables.cand_block * (cand < n)[..., None]
+    tables.type_xyz = tables.xyz[cand].reshape(m_types * h, 3)
+    slot_of = torch.full((m_types, n + 1), h, dtype=torch.int64, device=cand.device)
+    slot_of.scatter_(1, cand, torch.arange(h, device=cand.device).expand(m_types, h).contiguous())
+    slot_of[:, n] = h
+    tables.slot_of = slot_of
+
+
+def every_host_hop(
+    tables: RegionTables, settings: EnvSettings, task: Tensor, loc: Tensor, model: Tensor, cand: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(distance_km, base_ms, bandwidth_mbps) [B, H] from each element's location to every host of
+    its model type: one matrix product for the distances, the element's few listed links overlaid."""
+    b, h = cand.shape
+    at_user = loc < 0
+    server = loc.clamp_min(0)
+    src_xyz = torch.where(at_user[:, None], tables.task_xyz[task], tables.xyz[server])
+    dots = (src_xyz @ tables.type_xyz.T).view(b, tables.num_types, h)
+    dot = dots.gather(1, model.view(b, 1, 1).expand(b, 1, h)).squeeze(1)
+    distance = (2.0 * dynamics.EARTH_RADIUS_KM * torch.asin(torch.sqrt(((1.0 - dot) * 0.5).clamp(0.0, 1.0)))).float()
+    wan_bw = torch.minimum(tables.access_bandwidth_mbps[server][:, None], tables.access_bandwidth_mbps[cand])
+    base = torch.full((b, h + 1), settings.wan_hop_ms, device=cand.device)
+    bandwidth = torch.cat([wan_bw, torch.ones(b, 1, device=cand.device)], 1)
+    slots = tables.slot_of[model[:, None], tables.out_dst[server]]  # [B, D]
+    slots = torch.where(at_user[:, None], h, slots)
+    base.scatter_(1, slots, tables.out_latency_ms[server])
+    bandwidth.scatter_(1, slots, tables.out_bandwidth_mbps[server])
+    base, bandwidth = base[:, :h], bandwidth[:, :h]
+    user_base = settings.access_base_ms + settings.wan_hop_ms
+    base = torch.where(at_user[:, None], user_base, torch.where(cand == loc[:, None], 0.0, base))
+    bandwidth = torch.where(at_user[:, None], tables.access_bandwidth_mbps[cand], bandwidth)
+    return distance, base, bandwidth
 
 
 def _to_device(tables: RegionTables, device: torch.device) -> RegionTables:
