@@ -3,11 +3,19 @@ a test that edits files copies the region into its own tmp_path first."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from moebench.data.generate import generate_region
+
+# One intra-op thread per pytest-xdist worker: with several workers on few cores, torch's OpenMP
+# threads spin against each other and small tensor ops get tens of times slower (measured here:
+# 50x on 2 cores with a second busy process). Plain `pytest` runs (benchmarks) keep torch's default.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 # The authors' regions lie beside the checkout (../shared/reference-data); tests that need them skip
 # where they are absent.

@@ -1,0 +1,1 @@
+"""Algorithms of the benchmark: heuristics, TopoFreeRL and the baselines, one shared trainer."""

@@ -1,0 +1,281 @@
+"""The one trainer: torchrl collection, GAE, a torchrl loss, Adam, schedules, logs, checkpoints.
+
+The loop, top to bottom: collect a batch [B, T] with the sampling policy (torchrl `Collector`,
+every env reset at the start of each iteration), let the algorithm write its advantage, run its
+per-iteration hook (DWA), then `epochs` passes of shuffled minibatches through the loss, with
+gradient clipping. One JSON line per iteration goes to OUT/log.jsonl; OUT/checkpoint.pt holds
+everything needed to resume (weights, optimizer, RNG states, counters) and OUT/final.pt the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from tensordict import TensorDictBase
+from torchrl.collectors import Collector
+
+from algorithms.base import Algorithm, TrainConfig
+from algorithms.checkpoint import load_checkpoint, save_checkpoint
+from algorithms.registry import get_entry
+from moebench.env import make_env
+from moebench.errors import UserError
+from moebench.provenance import atomic_write_bytes, atomic_write_json, git_commit
+
+CHECKPOINT = "checkpoint.pt"
+FINAL = "final.pt"
+LOG = "log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    final_checkpoint: Path
+    iterations: int
+    frames: int
+    last_log: dict
+
+
+def episode_returns(reward: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+    """Returns of the episodes that end inside a batch [B, T] whose rows all start an episode."""
+    reward, done = reward.reshape(reward.shape[0], -1), done.reshape(done.shape[0], -1).long()
+    segment = torch.cumsum(done, dim=1) - done  # episode index of every step
+    sums = torch.zeros(reward.shape[0], reward.shape[1] + 1, dtype=torch.float64, device=reward.device)
+    sums.scatter_add_(1, segment, reward.double())
+    finished = torch.arange(reward.shape[1] + 1, device=reward.device)[None, :] < done.sum(1, keepdim=True)
+    return sums[finished]
+
+
+def rollout_stats(data: TensorDictBase) -> dict:
+    nxt = data.get("next")
+    metrics = nxt.get("metrics")
+    tasks = float(metrics.get("task_done").sum())
+    finished = metrics.get("task_done") > 0.5
+    returns = episode_returns(nxt.get("reward").squeeze(-1), nxt.get("done").squeeze(-1))
+    return {
+        "return": float(returns.mean()) if returns.numel() else float("nan"),
+        "episodes": int(returns.numel()),
+        "reward_per_step": float(nxt.get("reward").mean()),
+        "reward_vec_per_step": nxt.get("reward_vec").mean(dim=tuple(range(data.ndim))).tolist(),
+        "task_latency_ms": float(metrics.get("task_latency_ms")[finished].mean()) if tasks else float("nan"),
+        "slo_violation_rate": float(metrics.get("slo_violated")[finished].mean()) if tasks else float("nan"),
+        "compute_cost_per_task": float(metrics.get("compute_cost").sum()) / max(tasks, 1.0),
+        "transfer_cost_per_task": float(metrics.get("transfer_cost").sum()) / max(tasks, 1.0),
+        "trap_hit_rate": float(metrics.get("trap_hit").mean()),
+        "queue_ms_per_step": float(metrics.get("queue_ms").mean()),
+    }
+
+
+def progress_display() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>8,.0f} frames/s"),
+        TextColumn("return {task.fields[ret]:>7.2f}"),
+        TextColumn("latency {task.fields[lat]:>6.0f} ms"),
+        TextColumn("cost ${task.fields[cost]:.4f}"),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+
+
+class Trainer:
+    """Trains one registry entry. `Trainer(cfg, out_dir).run()`; `resume=True` continues from
+    OUT/checkpoint.pt with the configuration stored there."""
+
+    def __init__(self, cfg: TrainConfig | None, out_dir: str | Path, resume: bool = False) -> None:
+        self.out = Path(out_dir)
+        self.resume_state = None
+        if resume:
+            path = self.out / CHECKPOINT
+            if not path.is_file():
+                raise UserError(f"nothing to resume: {path} does not exist")
+            self.resume_state = load_checkpoint(path)
+            stored = get_entry(self.resume_state["algo"]).make_config(**json.loads(self.resume_state["config"]))
+            if cfg is not None and cfg.to_dict() != stored.to_dict():
+                changed = sorted(k for k, v in cfg.to_dict().items() if stored.to_dict().get(k) != v)
+                raise UserError(
+                    f"--resume continues the run in {self.out} with its stored configuration; these settings "
+                    f"differ: {', '.join(changed)}"
+                )
+            cfg = stored
+        elif (self.out / CHECKPOINT).exists() or (self.out / LOG).exists():
+            raise UserError(f"{self.out} already holds a training run: pass --resume to continue it, or another --out")
+        if cfg is None:
+            raise UserError("no configuration to train")
+        self.cfg = cfg
+        self.entry = get_entry(cfg.algo)
+
+    def _build(self) -> tuple[object, Algorithm, torch.optim.Optimizer]:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        env = make_env(
+            cfg.region, split="train", batch_size=cfg.num_envs, device=cfg.device, seed=cfg.seed, **cfg.env
+        )
+        algo = self.entry.algorithm(cfg, env).to(env.device)
+        params = list(algo.policy_net.parameters()) + list(algo.critic_net.parameters())
+        optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        return env, algo, optimizer
+
+    def _schedules(self, iteration: int) -> tuple[float, float]:
+        frac = iteration / max(self.cfg.iterations - 1, 1)
+        lr = self.cfg.lr + (self.cfg.lr_final - self.cfg.lr) * frac
+        entropy = self.cfg.entropy_coef + (self.cfg.entropy_coef_final - self.cfg.entropy_coef) * frac
+        return lr, entropy
+
+    def _checkpoint(self, path: Path, env, algo: Algorithm, optimizer, iteration: int, frames: int) -> None:
+        save_checkpoint(
+            path,
+            {
+                "algo": self.cfg.algo,
+                "config": json.dumps(self.cfg.to_dict()),
+                "iteration": iteration,
+                "frames": frames,
+                "model": algo.checkpoint_state(),
+                "optimizer": optimizer.state_dict(),
+                "rng": {"torch": torch.get_rng_state(), "env": env.rng.get_state()},
+                "region_fingerprint": env.region.fingerprint,
+                "commit": git_commit(),
+            },
+        )
+
+    def _prepare_log(self, done_iterations: int) -> None:
+        """Keep exactly the log lines of the iterations a resumed run has already done."""
+        path = self.out / LOG
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the interruption
+            if record.get("iteration", done_iterations) < done_iterations:
+                kept.append(line)
+        atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
+
+    def run(self, progress: Progress | None = None, show_progress: bool = True) -> TrainResult:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        env, algo, optimizer = self._build()
+        self.env, self.algo = env, algo
+        start_iteration, frames = 0, 0
+        if self.resume_state is not None:
+            algo.load_checkpoint_state(self.resume_state["model"])
+            optimizer.load_state_dict(self.resume_state["optimizer"])
+            start_iteration = int(self.resume_state["iteration"])
+            frames = int(self.resume_state["frames"])
+        else:
+            atomic_write_json(self.out / "config.json", {"config": cfg.to_dict(), "commit": git_commit()})
+        self._prepare_log(start_iteration)
+        remaining = cfg.iterations - start_iteration
+        if remaining <= 0:
+            raise UserError(f"the run in {self.out} is already complete ({cfg.iterations} iterations)")
+        collector = Collector(
+            env,
+            algo.act_module(),
+            frames_per_batch=cfg.frames_per_iteration,
+            total_frames=remaining * cfg.frames_per_iteration,
+            reset_at_each_iter=True,
+            split_trajs=False,
+            device=env.device,
+            auto_register_policy_transforms=False,
+        )
+        # The collector resets the env once when it is built; restoring the RNG states after that
+        # makes a resumed run draw exactly what an uninterrupted one draws.
+        if self.resume_state is not None:
+            torch.set_rng_state(self.resume_state["rng"]["torch"])
+            env.rng.set_state(self.resume_state["rng"]["env"])
+        else:
+            torch.manual_seed(cfg.seed)
+            env.set_seed(cfg.seed)
+
+        own_progress = progress is None and show_progress
+        if own_progress:
+            progress = progress_display()
+            progress.start()
+        task = None
+        if progress is not None:
+            task = progress.add_task(
+                f"train {cfg.algo}", total=cfg.iterations, completed=start_iteration, fps=0.0, ret=float("nan"),
+                lat=float("nan"), cost=float("nan"),
+            )
+        last: dict = {}
+        iteration = start_iteration
+        try:
+            tic = time.perf_counter()
+            for data in collector:
+                collect_s = time.perf_counter() - tic
+                lr, entropy_coef = self._schedules(iteration)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                algo.ppo_loss.entropy_coeff.fill_(entropy_coef)
+                stats = rollout_stats(data)
+                algo.compute_advantage(data)
+                extra = algo.on_iteration(data, iteration)
+                losses = self._update(algo, optimizer, data)
+                frames += data.numel()
+                iteration += 1
+                elapsed = time.perf_counter() - tic
+                last = {
+                    "iteration": iteration - 1,
+                    "frames": frames,
+                    **stats,
+                    **losses,
+                    **extra,
+                    "lr": lr,
+                    "entropy_coef": entropy_coef,
+                    "frames_per_s": data.numel() / elapsed,
+                    "collect_frames_per_s": data.numel() / max(collect_s, 1e-9),
+                }
+                with (self.out / LOG).open("a") as handle:
+                    handle.write(json.dumps(last) + "\n")
+                if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
+                    self._checkpoint(self.out / CHECKPOINT, env, algo, optimizer, iteration, frames)
+                if progress is not None:
+                    progress.update(
+                        task, completed=iteration, fps=last["frames_per_s"], ret=stats["return"],
+                        lat=stats["task_latency_ms"], cost=stats["compute_cost_per_task"] + stats["transfer_cost_per_task"],
+                    )
+                tic = time.perf_counter()
+        finally:
+            collector.shutdown()
+            if own_progress:
+                progress.stop()
+        self._checkpoint(self.out / FINAL, env, algo, optimizer, iteration, frames)
+        return TrainResult(self.out, self.out / FINAL, iteration, frames, last)
+
+    def _update(self, algo: Algorithm, optimizer, data: TensorDictBase) -> dict:
+        cfg = self.cfg
+        # the loss reads the observation, action, log-prob, advantage and targets: leave "next" behind
+        flat = data.exclude("next").reshape(-1)
+        n = flat.numel()
+        size = min(cfg.minibatch_size, n)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        sums: dict[str, float] = {}
+        count = 0
+        for _ in range(cfg.epochs):
+            order = torch.randperm(n, device=flat.device)
+            for start in range(0, n - size + 1, size):
+                batch = flat[order[start : start + size]]
+                out = algo.loss(batch)
+                loss = sum(v for k, v in out.items() if k.startswith("loss_"))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                optimizer.step()
+                for key in ("loss_objective", "loss_critic", "loss_entropy", "entropy", "kl_approx", "clip_fraction"):
+                    if key in out.keys():
+                        sums[key] = sums.get(key, 0.0) + float(out.get(key).detach().mean())
+                sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
+                count += 1
+        return {key: value / max(count, 1) for key, value in sums.items()}
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, **kwargs) -> TrainResult:
+    return Trainer(cfg, out_dir, resume=resume).run(**kwargs)
