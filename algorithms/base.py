@@ -32,8 +32,8 @@ class TrainConfig:
     device: str = "cpu"
     num_envs: int = 256  # batch size B of the training env
     rollout_len: int = 80  # steps per env per iteration (one episode of 16 five-step tasks)
-    epochs: int = 4  # passes over each batch
-    minibatch_size: int = 2048
+    epochs: int = 3  # passes over each batch
+    minibatch_size: int = 4096
     lr: float = 1e-3
     lr_final: float = 1e-4  # linear decay to this over the run
     gamma: float = 0.99
@@ -107,7 +107,10 @@ class Algorithm(nn.Module):
             return_log_prob=True,
         )
         self.gae = GAE(
-            gamma=cfg.gamma, lmbda=cfg.gae_lambda, value_network=self.critic_net, average_gae=False,
+            gamma=cfg.gamma,
+            lmbda=cfg.gae_lambda,
+            value_network=self.critic_net,
+            average_gae=False,
             skip_existing=False,
             shifted=True,
         )
@@ -154,7 +157,11 @@ class Algorithm(nn.Module):
 
     def checkpoint_state(self) -> dict:
         """The weights and learned state a checkpoint carries (plain tensors)."""
-        return {"policy": self.policy_net.state_dict(), "critic": self.critic_net.state_dict(), "extra": self.extra_state()}
+        return {
+            "policy": self.policy_net.state_dict(),
+            "critic": self.critic_net.state_dict(),
+            "extra": self.extra_state(),
+        }
 
     def load_checkpoint_state(self, state: dict) -> None:
         if not isinstance(state, dict) or "policy" not in state or "critic" not in state:

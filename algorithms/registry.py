@@ -42,9 +42,7 @@ def register(entry: Entry) -> Entry:
 
 
 register(Entry("topofree", "rl", "TopoFreeRL: preference-gated SE policy, vector critic, DWA (ours)", TopoFreeRL))
-register(
-    Entry("topofree-no-se", "rl", "TopoFreeRL ablation without the SE gating", TopoFreeRL, {"use_se": False})
-)
+register(Entry("topofree-no-se", "rl", "TopoFreeRL ablation without the SE gating", TopoFreeRL, {"use_se": False}))
 register(
     Entry("topofree-no-dwa", "rl", "TopoFreeRL ablation with fixed objective weights", TopoFreeRL, {"use_dwa": False})
 )

@@ -71,11 +71,11 @@ class PooledCritic(nn.Module):
 
 @dataclass
 class TopoFreeConfig(TrainConfig):
-    hidden: int = 64  # embedding channels H
-    gate_hidden: int = 64  # excitation MLP width
+    hidden: int = 32  # embedding channels H
+    gate_hidden: int = 32  # excitation MLP width
     use_se: bool = True  # False: the `topofree-no-se` ablation (no gating)
     use_dwa: bool = True  # False: the `topofree-no-dwa` ablation (fixed, uniform weights)
-    dwa_temperature: float = 0.2  # softmax temperature T of the entropy-regularized weights
+    dwa_temperature: float = 0.5  # softmax temperature T of the entropy-regularized weights
     dwa_smoothing: float = 0.3  # share of the new target blended into the weights each iteration
     dwa_average_decay: float = 0.9  # decay of the running average each drift is measured against
     dwa_min_weight: float = 0.05

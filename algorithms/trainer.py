@@ -114,9 +114,7 @@ class Trainer:
     def _build(self) -> tuple[object, Algorithm, torch.optim.Optimizer]:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        env = make_env(
-            cfg.region, split="train", batch_size=cfg.num_envs, device=cfg.device, seed=cfg.seed, **cfg.env
-        )
+        env = make_env(cfg.region, split="train", batch_size=cfg.num_envs, device=cfg.device, seed=cfg.seed, **cfg.env)
         algo = self.entry.algorithm(cfg, env).to(env.device)
         params = list(algo.policy_net.parameters()) + list(algo.critic_net.parameters())
         optimizer = torch.optim.Adam(params, lr=cfg.lr)
@@ -202,8 +200,13 @@ class Trainer:
         task = None
         if progress is not None:
             task = progress.add_task(
-                f"train {cfg.algo}", total=cfg.iterations, completed=start_iteration, fps=0.0, ret=float("nan"),
-                lat=float("nan"), cost=float("nan"),
+                f"train {cfg.algo}",
+                total=cfg.iterations,
+                completed=start_iteration,
+                fps=0.0,
+                ret=float("nan"),
+                lat=float("nan"),
+                cost=float("nan"),
             )
         last: dict = {}
         iteration = start_iteration
@@ -239,8 +242,12 @@ class Trainer:
                     self._checkpoint(self.out / CHECKPOINT, env, algo, optimizer, iteration, frames)
                 if progress is not None:
                     progress.update(
-                        task, completed=iteration, fps=last["frames_per_s"], ret=stats["return"],
-                        lat=stats["task_latency_ms"], cost=stats["compute_cost_per_task"] + stats["transfer_cost_per_task"],
+                        task,
+                        completed=iteration,
+                        fps=last["frames_per_s"],
+                        ret=stats["return"],
+                        lat=stats["task_latency_ms"],
+                        cost=stats["compute_cost_per_task"] + stats["transfer_cost_per_task"],
                     )
                 tic = time.perf_counter()
         finally:

@@ -1,8 +1,8 @@
 """moebench: the Edge-Cloud MoE Bench, a TorchRL benchmark for LLM / MoE inference scheduling.
 
-    import moebench
-    region = moebench.load_region("data1/CH-500")
-    env = moebench.make_env("CH-500", split="train", batch_size=64, max_candidates=32)
+import moebench
+region = moebench.load_region("data1/CH-500")
+env = moebench.make_env("CH-500", split="train", batch_size=64, max_candidates=32)
 """
 
 from moebench.data import Region, RegionError, load_region

@@ -227,11 +227,6 @@ def test_masked_action_is_served_by_the_first_valid_candidate_and_flagged() -> N
     assert flagged > 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim.advance clamps an out-of-range action into [0, K) (sim.py, `action.clamp(0, k - 1)`): "
-    "action -1 is served by slot 0 and K by slot K-1 as if valid, with invalid_action 0",
-)
 def test_out_of_range_action_is_flagged() -> None:
     env = make_env("CH-500", batch_size=2, max_candidates=8, seed=0)
     td = env.reset()
@@ -239,12 +234,6 @@ def test_out_of_range_action_is_flagged() -> None:
     assert torch.equal(env.step(td)["next", "metrics", "invalid_action"], torch.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with max_candidates=None the padded slots carry hop features (sim.observe builds `hop` from "
-    "every_host_hop without the mask: distance ~100 (10,000 km to the sink at 0N 0E), base 0.1, bandwidth "
-    "0.02), though the env's docstring says padded slots are all zero",
-)
 def test_padded_slots_are_all_zero_with_every_host() -> None:
     env = make_env("CH-500", batch_size=16, max_candidates=None, seed=0)
     td = env.reset()

@@ -10,7 +10,11 @@ from moebench.errors import UserError
 
 def add_region_args(parser: argparse.ArgumentParser, default: str | None = "CH-500") -> None:
     parser.add_argument(
-        "--region", "--regions", dest="region", default=default, metavar="NAME|PATH",
+        "--region",
+        "--regions",
+        dest="region",
+        default=default,
+        metavar="NAME|PATH",
         help=f"region name in --data, or a region folder (default {default}); --regions is the seed's spelling",
     )
     parser.add_argument("--data", metavar="DIR", help="folder of regions that NAME refers to (default data1/)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -40,15 +39,26 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
         "(--checkpoint). Every policy sees the same seeded task stream; the table shows them side by side.",
     )
     parser.add_argument("--policy", action="append", default=[], metavar="NAME", help="heuristic or bound (repeatable)")
-    parser.add_argument("--checkpoint", action="append", default=[], type=Path, metavar="PATH",
-                        help="a trained checkpoint, e.g. runs/.../final.pt (repeatable)")
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="a trained checkpoint, e.g. runs/.../final.pt (repeatable)",
+    )
     add_region_args(parser)
     parser.add_argument("--split", default="test", choices=["train", "test", "all"], help="task split (default test)")
     parser.add_argument("--episodes", type=int, default=64, help="episodes per policy (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
     parser.add_argument("--batch", type=int, default=32, help="parallel episodes (default 32)")
-    parser.add_argument("--max-candidates", type=candidates_arg, default=32, metavar="K|all",
-                        help="candidates per decision (default 32; 'all' = every host)")
+    parser.add_argument(
+        "--max-candidates",
+        type=candidates_arg,
+        default=32,
+        metavar="K|all",
+        help="candidates per decision (default 32; 'all' = every host)",
+    )
     parser.add_argument("--trace", metavar="CSV", help="replay this request trace")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON")
@@ -73,14 +83,31 @@ def evaluate_policies(args: argparse.Namespace) -> dict[str, dict]:
     results: dict[str, dict] = {}
     with Progress(console=console, transient=True) as progress:
         for label, checkpoint in specs:
-            env = make_env(region, split=args.split, batch_size=min(args.batch, args.episodes), device=args.device,
-                           seed=args.seed, **settings)
-            policy = make_policy(label, env, args.seed) if checkpoint is None else policy_from_checkpoint(checkpoint, env)
+            env = make_env(
+                region,
+                split=args.split,
+                batch_size=min(args.batch, args.episodes),
+                device=args.device,
+                seed=args.seed,
+                **settings,
+            )
+            policy = (
+                make_policy(label, env, args.seed) if checkpoint is None else policy_from_checkpoint(checkpoint, env)
+            )
             task = progress.add_task(f"eval {label}", total=args.episodes)
-            result = evaluate(policy, env, episodes=args.episodes, seed=args.seed,
-                              progress=lambda done, task=task: progress.update(task, completed=done))
-            result.update(region=env.region.name, region_fingerprint=env.region.fingerprint, split=args.split,
-                          settings=env.settings.to_dict())
+            result = evaluate(
+                policy,
+                env,
+                episodes=args.episodes,
+                seed=args.seed,
+                progress=lambda done, task=task: progress.update(task, completed=done),
+            )
+            result.update(
+                region=env.region.name,
+                region_fingerprint=env.region.fingerprint,
+                split=args.split,
+                settings=env.settings.to_dict(),
+            )
             results[label] = result
     return results
 
@@ -98,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
         cells = []
         for result in results.values():
             value = result.get(key, math.nan)
-            cells.append("-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
+            cells.append(
+                "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+            )
         table.add_row(title, *cells)
     console.print(table)
     if args.json:

@@ -25,11 +25,15 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default cpu")
     parser.add_argument("--trace", metavar="CSV", help="replay this request trace (arrived_at, prefill, decode)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/train/ALGO-REGION-sSEED-TIME)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="run folder (default runs/train/ALGO-REGION-sSEED-TIME)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. num_envs=128 or "
-        "env.max_candidates=16 (repeatable)",
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. num_envs=128 or env.max_candidates=16 (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -42,8 +46,17 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out is None:
             raise UserError("--resume needs --out: the folder of the run to continue")
-        given = [flag for flag, value in (("--algo", None), ("--frames", args.frames), ("--seed", args.seed),
-                                          ("--set", args.set), ("--trace", args.trace)) if value]
+        given = [
+            flag
+            for flag, value in (
+                ("--algo", None),
+                ("--frames", args.frames),
+                ("--seed", args.seed),
+                ("--set", args.set),
+                ("--trace", args.trace),
+            )
+            if value
+        ]
         if given:
             raise UserError(f"--resume continues with the stored configuration; drop {', '.join(given)}")
         trainer = Trainer(None, args.out, resume=True)
@@ -66,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
             cfg = cfg.replace(frames=args.epochs * cfg.frames_per_iteration)
         if cfg.frames < cfg.frames_per_iteration:
             raise UserError(f"--frames {cfg.frames} is less than one iteration ({cfg.frames_per_iteration} frames)")
-        out = args.out or Path("runs/train") / f"{cfg.algo}-{Path(cfg.region).name}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = (
+            args.out
+            or Path("runs/train") / f"{cfg.algo}-{Path(cfg.region).name}-s{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         trainer = Trainer(cfg, out)
     result = trainer.run(show_progress=not args.quiet)
     console.print(f"trained {trainer.cfg.algo}: {result.iterations} iterations, {result.frames:,} frames")

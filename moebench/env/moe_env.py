@@ -25,10 +25,10 @@ class EdgeCloudMoEEnv(EnvBase):
     Observations (all batched [B, ...]):
         candidates        [B, K, 13] float: raw per-candidate telemetry, named by
                           `CANDIDATE_FEATURES`: distance (100 km), hop base latency (100 ms), hop
-                          bandwidth (50 Mbps), is-current-server, NormalizedCompute, price (10 USD per
-                          1000 tokens, server multiplier included), background utilization, mean link
-                          latency (s), narrowest link (50 Mbps), queue backlog (s), observed hop RTT
-                          EMA (s), observed loss EMA, observed flag. Padded slots are all zero.
+                          bandwidth (50 Mbps), NormalizedCompute, price (10 USD per 1000 tokens,
+                          server multiplier included), background utilization, mean link latency (s),
+                          narrowest link (50 Mbps), is-current-server, queue backlog (s), observed hop
+                          RTT EMA (s), observed loss EMA, observed flag. Padded slots are all zero.
         action_mask       [B, K] bool: slots that hold a server hosting the needed model type.
         candidate_server  [B, K] int64: the server index of each slot, -1 for padding.
         context           [B, 11] float, `CONTEXT_FEATURES`: workflow position and length, tokens,
@@ -46,8 +46,8 @@ class EdgeCloudMoEEnv(EnvBase):
         host of any model type (the largest host count; unused slots are masked).
 
     Actions:
-        action [B] int64: a candidate slot in [0, K). A masked slot is not an error: the step is
-        served by the first valid candidate and `metrics.invalid_action` is 1.
+        action [B] int64: a candidate slot in [0, K). A masked or out-of-range slot is not an error:
+        the step is served by the first valid candidate and `metrics.invalid_action` is 1.
 
     Dynamics (pure functions in `moebench.env.dynamics`, orchestrated by `moebench.env.sim`):
         network_ms  hop from the current location (the user on step 0, else the previous step's
@@ -60,8 +60,8 @@ class EdgeCloudMoEEnv(EnvBase):
                     at `trap_rate_per_s`, mean bad time `trap_bad_len_s`). A hop touching a bad trap
                     gets exponential extra latency, a bandwidth cap, and packet loss that costs
                     retransmissions with a timeout each. States are updated lazily and exactly.
-        queue_ms    each server serves one step at a time, first come first served: its busy clock
-                    persists across the tasks of an episode.
+        queue_ms    each server serves one step at a time, in the order the steps were dispatched to
+                    it: its busy clock persists across the tasks of an episode.
         compute_ms  (prefill + decode_cost x decode tokens) / (tokens_per_s x NormalizedCompute x
                     (1 - background utilization from TrafficRate)).
         costs       compute: tokens / 1000 x CostPerToken x NormalizedCompute ** exponent (x the

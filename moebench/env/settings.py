@@ -54,7 +54,7 @@ class EnvSettings:
     # --- prices ----------------------------------------------------------------------------
     compute_price_exponent: float = 0.5  # server price multiplier = NormalizedCompute ** exponent
     transfer_usd_per_gb: float = 0.09  # price of bytes moved between two different servers
-    transfer_distance_km: float = 100.0  # the transfer price doubles every this many km
+    transfer_distance_km: float = 100.0  # price per GB x (1 + distance_km / this): double at this distance
     # --- objectives ------------------------------------------------------------------------
     slo_ms: float = 3000.0  # a task slower than this violates its service-level objective
     latency_scale_ms: float = 1000.0  # reward_vec[0] = -latency_ms / latency_scale_ms

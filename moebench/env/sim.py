@@ -258,7 +258,7 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
         cand = tables.cand_servers.index_select(0, model)  # [B, H]
         distance, base, bandwidth = every_host_hop(tables, settings, task, loc, model, cand)
         hop = torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0], -1)
-        static = torch.cat([hop, tables.cand_block.index_select(0, model)], -1)
+        static = torch.cat([hop, tables.cand_block.index_select(0, model)], -1) * (cand < n)[..., None]
     mask = cand < n
     state.cand, state.cand_mask = cand, mask
     dyn = state.servers.view(-1, 4).index_select(0, state.flat_index(cand)).view(*cand.shape, 4)
@@ -473,8 +473,10 @@ def advance(
     n = tables.num_servers
     slot = state.slot
     k = state.cand.shape[1]
-    action = action.reshape(-1).long().clamp(0, k - 1)
-    valid = state.cand_mask.gather(1, action[:, None]).squeeze(1)
+    requested = action.reshape(-1).long()
+    in_range = (requested >= 0) & (requested < k)
+    action = requested.clamp(0, k - 1)
+    valid = state.cand_mask.gather(1, action[:, None]).squeeze(1) & in_range
     first_valid = state.cand_mask.float().argmax(1)
     action = torch.where(valid, action, first_valid)
     dst = state.cand.gather(1, action[:, None]).squeeze(1)
