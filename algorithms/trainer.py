@@ -277,7 +277,7 @@ class Trainer:
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
                 for key in ("loss_objective", "loss_critic", "loss_entropy", "entropy", "kl_approx", "clip_fraction"):
-                    if key in out.keys():
+                    if key in out:
                         sums[key] = sums.get(key, 0.0) + float(out.get(key).detach().mean())
                 sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
                 count += 1
