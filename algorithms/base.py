@@ -92,7 +92,7 @@ class Algorithm(nn.Module):
     iteration hook. Everything that must survive a checkpoint lives in `state_dict()`."""
 
     config_cls: type[TrainConfig] = TrainConfig
-    value_dim = 1  # 1: a scalar critic on `reward`; 3: one value per objective on `reward_vec`
+    value_dim = 1  # 1: a scalar critic on `reward`; 3: one value per objective on `reward_vec`; 0: no critic
 
     def __init__(self, cfg: TrainConfig, env) -> None:
         super().__init__()
@@ -106,20 +106,26 @@ class Algorithm(nn.Module):
             distribution_class=MaskedCategorical,
             return_log_prob=True,
         )
-        self.gae = GAE(
-            gamma=cfg.gamma,
-            lmbda=cfg.gae_lambda,
-            value_network=self.critic_net,
-            average_gae=False,
-            skip_existing=False,
-            shifted=True,
-        )
+        self.gae = None
+        if self.value_dim > 0:
+            self.gae = GAE(
+                gamma=cfg.gamma,
+                lmbda=cfg.gae_lambda,
+                value_network=self.critic_net,
+                average_gae=False,
+                skip_existing=False,
+                shifted=True,
+            )
         if self.value_dim > 1:
             self.gae.set_keys(reward="reward_vec", done="done_vec", terminated="terminated_vec")
         self.loss = self.build_loss(cfg)
 
-    def build_networks(self, cfg: TrainConfig, env) -> tuple[TensorDictModule, TensorDictModule]:
+    def build_networks(self, cfg: TrainConfig, env) -> tuple[TensorDictModule, TensorDictModule | None]:
         raise NotImplementedError
+
+    def parameters_to_train(self) -> list[nn.Parameter]:
+        nets = [self.policy_net] + ([self.critic_net] if self.critic_net is not None else [])
+        return [p for net in nets for p in net.parameters()]
 
     def build_loss(self, cfg: TrainConfig) -> nn.Module:
         return ClipPPOLoss(
@@ -144,6 +150,8 @@ class Algorithm(nn.Module):
     @torch.no_grad()
     def compute_advantage(self, data: TensorDictBase) -> None:
         """Write "advantage" (and "value_target") into the collected batch [B, T]."""
+        if self.gae is None:
+            return
         if self.value_dim > 1:
             nxt = data.get("next")
             shape = (*nxt.get("done").shape[:-1], self.value_dim)
@@ -155,19 +163,20 @@ class Algorithm(nn.Module):
         """Called once per iteration after collection; returns values to log."""
         return {}
 
+    def prepare_iteration(self, iteration: int) -> None:
+        """Called before the collection of `iteration` (schedules that change how the agent acts)."""
+
     def checkpoint_state(self) -> dict:
         """The weights and learned state a checkpoint carries (plain tensors)."""
-        return {
-            "policy": self.policy_net.state_dict(),
-            "critic": self.critic_net.state_dict(),
-            "extra": self.extra_state(),
-        }
+        critic = self.critic_net.state_dict() if self.critic_net is not None else {}
+        return {"policy": self.policy_net.state_dict(), "critic": critic, "extra": self.extra_state()}
 
     def load_checkpoint_state(self, state: dict) -> None:
         if not isinstance(state, dict) or "policy" not in state or "critic" not in state:
             raise KeyError("the model state needs 'policy' and 'critic' entries")
         self.policy_net.load_state_dict(state["policy"])
-        self.critic_net.load_state_dict(state["critic"])
+        if self.critic_net is not None:
+            self.critic_net.load_state_dict(state["critic"])
         self.load_extra_state(state.get("extra", {}))
 
     def extra_state(self) -> dict:

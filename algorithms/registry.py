@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from algorithms.base import Algorithm, TrainConfig
+from algorithms.gnn_ppo import GNNPPO
 from algorithms.heuristics import HEURISTICS
+from algorithms.pfppo import PFPPO
 from algorithms.ppo import PPO
+from algorithms.ppo_cn import PPOCN
+from algorithms.stark import STARK
 from algorithms.topofree import TopoFreeRL
+from algorithms.trans_ppo import TransPPO
 from moebench.errors import UserError
 
 KINDS = ("rl", "imitation", "heuristic", "bound")
@@ -47,6 +52,11 @@ register(
     Entry("topofree-no-dwa", "rl", "TopoFreeRL ablation with fixed objective weights", TopoFreeRL, {"use_dwa": False})
 )
 register(Entry("ppo", "rl", "standard PPO: MLP over the flattened candidates (fixed K)", PPO))
+register(Entry("pfppo", "rl", "PF-PPO: PPO with a proportional-fairness reward term (Sun et al. 2024)", PFPPO))
+register(Entry("ppo-cn", "rl", "PPO with colored-noise exploration (Hollenstein et al. 2023)", PPOCN))
+register(Entry("stark", "imitation", "spatio-temporal Transformer trained by imitation of the expert", STARK))
+register(Entry("gnn-ppo", "rl", "GNN-PPO: graph attention over every server and link (full view)", GNNPPO))
+register(Entry("trans-ppo", "rl", "Transformer PPO: self-attention over the candidates", TransPPO))
 for _name, (_kind, _description) in HEURISTICS.items():
     register(Entry(_name, _kind, _description))
 

@@ -116,8 +116,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         env = make_env(cfg.region, split="train", batch_size=cfg.num_envs, device=cfg.device, seed=cfg.seed, **cfg.env)
         algo = self.entry.algorithm(cfg, env).to(env.device)
-        params = list(algo.policy_net.parameters()) + list(algo.critic_net.parameters())
-        optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        optimizer = torch.optim.Adam(algo.parameters_to_train(), lr=cfg.lr)
         return env, algo, optimizer
 
     def _schedules(self, iteration: int) -> tuple[float, float]:
@@ -210,6 +209,7 @@ class Trainer:
             )
         last: dict = {}
         iteration = start_iteration
+        algo.prepare_iteration(iteration)
         try:
             tic = time.perf_counter()
             for data in collector:
@@ -217,7 +217,8 @@ class Trainer:
                 lr, entropy_coef = self._schedules(iteration)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                algo.ppo_loss.entropy_coeff.fill_(entropy_coef)
+                if hasattr(algo.ppo_loss, "entropy_coeff"):
+                    algo.ppo_loss.entropy_coeff.fill_(entropy_coef)
                 stats = rollout_stats(data)
                 algo.compute_advantage(data)
                 extra = algo.on_iteration(data, iteration)
@@ -249,6 +250,7 @@ class Trainer:
                         lat=stats["task_latency_ms"],
                         cost=stats["compute_cost_per_task"] + stats["transfer_cost_per_task"],
                     )
+                algo.prepare_iteration(iteration)
                 tic = time.perf_counter()
         finally:
             collector.shutdown()
@@ -276,7 +278,16 @@ class Trainer:
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 optimizer.step()
-                for key in ("loss_objective", "loss_critic", "loss_entropy", "entropy", "kl_approx", "clip_fraction"):
+                for key in (
+                    "loss_objective",
+                    "loss_critic",
+                    "loss_entropy",
+                    "loss_imitation",
+                    "accuracy",
+                    "entropy",
+                    "kl_approx",
+                    "clip_fraction",
+                ):
                     if key in out:
                         sums[key] = sums.get(key, 0.0) + float(out.get(key).detach().mean())
                 sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)

@@ -37,6 +37,9 @@ class EdgeCloudMoEEnv(EnvBase):
         server_features   [B, N, 11] (only with `full_view`): every server's features
                           (`sim.SERVER_VIEW_FEATURES`), for graph and attention policies.
         edge_index        [B, 2, E] int64 and edge_attr [B, E, 2] (only with `full_view`): the links.
+        history           [B, W, 16] (only with `history_len` W > 0): the element's last W decisions,
+                          oldest first: the chosen candidate's 13 features and the step's reward_vec
+                          (zeros before the episode's first decisions).
         reward_vec        [B, 3]: the step's negated normalized objectives (see Reward).
         metrics           per-step measurements, each [B] (see `sim.METRIC_KEYS`): latency_ms,
                           network_ms, queue_ms, compute_ms, compute_cost (USD), transfer_cost (USD),
@@ -138,6 +141,8 @@ class EdgeCloudMoEEnv(EnvBase):
                 {key: Unbounded((b,), device=self.device) for key in sim.METRIC_KEYS}, shape=shape, device=self.device
             ),
         }
+        if self.settings.history_len:
+            obs["history"] = Unbounded((b, self.settings.history_len, sim.HISTORY_FEATURES), device=self.device)
         if self.settings.full_view:
             e = self.tables.edge_index.shape[1]
             obs["server_features"] = Unbounded((b, n, len(sim.SERVER_VIEW_FEATURES)), device=self.device)

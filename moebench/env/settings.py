@@ -67,6 +67,7 @@ class EnvSettings:
     max_candidates: int | None = None  # K nearest hosts of the needed model type; None: every host
     full_view: bool = False  # also emit every server's features and the link graph
     telemetry_ema: float = 0.5  # weight of the newest observation in the per-server telemetry
+    history_len: int = 0  # > 0: also emit the last `history_len` decisions (chosen features, reward_vec)
 
     def __post_init__(self) -> None:
         checks = [
@@ -83,6 +84,7 @@ class EnvSettings:
             (self.slo_ms > 0, "slo_ms must be positive"),
             (self.max_candidates is None or self.max_candidates >= 1, "max_candidates must be None or >= 1"),
             (0 < self.telemetry_ema <= 1, "telemetry_ema must lie in (0, 1]"),
+            (self.history_len >= 0, "history_len must be >= 0"),
             (self.workload in ("tasks", "conv", "code"), "workload must be one of tasks, conv, code"),
             (self.trace_rate_scale > 0, "trace_rate_scale must be positive"),
         ]

@@ -25,6 +25,8 @@ from moebench.env import dynamics, workload
 from moebench.env.settings import EnvSettings
 from moebench.env.tables import RegionTables, every_host_hop, hop_static
 
+# Width of a history row: the chosen candidate's features and the step's reward_vec.
+HISTORY_FEATURES = 13 + 3
 # Columns of SimState.servers and SimState.traps.
 BUSY, RTT, LOSS, SEEN = range(4)
 BAD, TIME = range(2)
@@ -85,6 +87,8 @@ class SimState:
     preference: Tensor  # [B, 3]
     cand: Tensor  # [B, K] candidates of the pending decision (sink-padded)
     cand_mask: Tensor  # [B, K]
+    cand_features: Tensor  # [B, K, F] their observed features
+    history: Tensor  # [B, W, F + 3] the last W decisions: chosen candidate's features, reward_vec
 
     @property
     def batch(self) -> int:
@@ -120,6 +124,8 @@ def new_state(tables: RegionTables, settings: EnvSettings, batch: int, device: t
         preference=torch.zeros(batch, 3, **f),
         cand=torch.full((batch, k), tables.num_servers, **i),
         cand_mask=torch.zeros(batch, k, device=device, dtype=torch.bool),
+        cand_features=torch.zeros(batch, k, HISTORY_FEATURES - 3, **f),
+        history=torch.zeros(batch, settings.history_len, HISTORY_FEATURES, **f),
     )
 
 
@@ -189,6 +195,7 @@ def reset_rows(
     state.traps[rows, :, BAD] = 0.0
     state.traps[rows, :, TIME] = -float("inf")
     state.done_tasks[rows] = 0
+    state.history[rows] = 0.0
     state.preference[rows] = preference
     _select_next(state)
 
@@ -266,6 +273,7 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
     dyn[..., RTT] *= 1e-3
     dyn *= mask[..., None]
     features = torch.cat([static, (cand == loc[:, None])[..., None].float(), dyn], dim=-1)
+    state.cand_features = features
     obs = {
         "candidates": features,
         "action_mask": mask,
@@ -275,6 +283,8 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
     }
     if settings.full_view:
         obs["server_features"] = _server_view(tables, state, task, loc, model)
+    if settings.history_len:
+        obs["history"] = state.history.clone()
     return obs
 
 
@@ -559,6 +569,10 @@ def advance(
         settings.transfer_scale_usd,
         settings.reward_clip,
     )
+    if settings.history_len:
+        chosen = state.cand_features[b, action]
+        row = torch.cat([chosen, reward_vec], -1)[:, None]
+        state.history = torch.cat([state.history[:, 1:], row], 1)
     done_f = task_done.float()
     metrics = {
         "latency_ms": latency,
