@@ -53,10 +53,16 @@ class ColoredNoiseActor(TensorDictModuleBase):
         self.policy_net = policy_net
         self.in_keys = list(policy_net.in_keys)
         self.out_keys = ["logits", "action", "action_log_prob"]
-        self.num_candidates, self.horizon, self.beta = num_candidates, horizon, beta
+        self.num_candidates, self.horizon, self.beta, self.seed = num_candidates, horizon, beta, seed
         self.generator = torch.Generator().manual_seed(seed)
         self.noise: Tensor | None = None
         self.t = 0
+
+    def start_rollout(self, iteration: int) -> None:
+        """Fresh noise sequences for a rollout, seeded by (seed, iteration): a resumed run draws the
+        same noise as an uninterrupted one."""
+        self.generator.manual_seed(self.seed * 1_000_003 + iteration)
+        self.noise = None
 
     def forward(self, td: TensorDictBase) -> TensorDictBase:
         logits = self.policy_net(td).get("logits")
@@ -90,12 +96,5 @@ class PPOCN(PPO):
     def act_module(self) -> TensorDictModuleBase:
         return self.sampler
 
-    # Noise is drawn afresh at the start of every rollout, so the generator state at an iteration
-    # boundary is all a resumed run needs to draw the same noise.
-    def extra_state(self) -> dict:
-        return {"noise_generator": self.sampler.generator.get_state()}
-
-    def load_extra_state(self, state: dict) -> None:
-        if "noise_generator" in state:
-            self.sampler.generator.set_state(state["noise_generator"])
-            self.sampler.noise = None
+    def prepare_iteration(self, iteration: int) -> None:
+        self.sampler.start_rollout(iteration)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from algorithms.a3c import A3C
 from algorithms.base import Algorithm, TrainConfig
 from algorithms.gnn_ppo import GNNPPO
 from algorithms.heuristics import HEURISTICS
@@ -54,6 +55,7 @@ register(
 register(Entry("ppo", "rl", "standard PPO: MLP over the flattened candidates (fixed K)", PPO))
 register(Entry("pfppo", "rl", "PF-PPO: PPO with a proportional-fairness reward term (Sun et al. 2024)", PFPPO))
 register(Entry("ppo-cn", "rl", "PPO with colored-noise exploration (Hollenstein et al. 2023)", PPOCN))
+register(Entry("a3c", "rl", "A3C: asynchronous worker processes updating one shared actor-critic", A3C))
 register(Entry("stark", "imitation", "spatio-temporal Transformer trained by imitation of the expert", STARK))
 register(Entry("gnn-ppo", "rl", "GNN-PPO: graph attention over every server and link (full view)", GNNPPO))
 register(Entry("trans-ppo", "rl", "Transformer PPO: self-attention over the candidates", TransPPO))

@@ -132,14 +132,9 @@ class STARK(Algorithm):
     def prepare_iteration(self, iteration: int) -> None:
         frac = iteration / max(self.cfg.iterations - 1, 1)
         self.dagger.beta = self.cfg.beta_start + (self.cfg.beta_end - self.cfg.beta_start) * frac
+        # seeded by (seed, iteration), so a resumed run hands control over exactly as an uninterrupted one
+        self.dagger.generator.manual_seed(self.cfg.seed * 1_000_003 + iteration)
 
     def on_iteration(self, data: TensorDictBase, iteration: int) -> dict:
         agreement = (data.get("action") == data.get("expert_action")).float().mean()
         return {"dagger_beta": self.dagger.beta, "expert_agreement": float(agreement)}
-
-    def extra_state(self) -> dict:
-        return {"dagger_generator": self.dagger.generator.get_state()}
-
-    def load_extra_state(self, state: dict) -> None:
-        if "dagger_generator" in state:
-            self.dagger.generator.set_state(state["dagger_generator"])

@@ -111,13 +111,23 @@ class Trainer:
         self.cfg = cfg
         self.entry = get_entry(cfg.algo)
 
-    def _build(self) -> tuple[object, Algorithm, torch.optim.Optimizer]:
+    def _build(self) -> tuple[object, Algorithm, object]:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         env = make_env(cfg.region, split="train", batch_size=cfg.num_envs, device=cfg.device, seed=cfg.seed, **cfg.env)
         algo = self.entry.algorithm(cfg, env).to(env.device)
-        optimizer = torch.optim.Adam(algo.parameters_to_train(), lr=cfg.lr)
+        if self.asynchronous:
+            from algorithms.a3c import SharedAdam
+
+            params = [p.data.share_memory_() for p in algo.parameters_to_train()]
+            optimizer = SharedAdam(params, cfg.adam_betas, cfg.adam_eps)
+        else:
+            optimizer = torch.optim.Adam(algo.parameters_to_train(), lr=cfg.lr)
         return env, algo, optimizer
+
+    @property
+    def asynchronous(self) -> bool:
+        return bool(getattr(self.entry.algorithm, "asynchronous", False))
 
     def _schedules(self, iteration: int) -> tuple[float, float]:
         frac = iteration / max(self.cfg.iterations - 1, 1)
@@ -160,19 +170,67 @@ class Trainer:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         env, algo, optimizer = self._build()
-        self.env, self.algo = env, algo
-        start_iteration, frames = 0, 0
+        self.env, self.algo, self.optimizer = env, algo, optimizer
+        self.iteration, self.frames = 0, 0
         if self.resume_state is not None:
             algo.load_checkpoint_state(self.resume_state["model"])
             optimizer.load_state_dict(self.resume_state["optimizer"])
-            start_iteration = int(self.resume_state["iteration"])
-            frames = int(self.resume_state["frames"])
+            self.iteration = int(self.resume_state["iteration"])
+            self.frames = int(self.resume_state["frames"])
         else:
             atomic_write_json(self.out / "config.json", {"config": cfg.to_dict(), "commit": git_commit()})
-        self._prepare_log(start_iteration)
-        remaining = cfg.iterations - start_iteration
-        if remaining <= 0:
+        self._prepare_log(self.iteration)
+        if cfg.iterations - self.iteration <= 0:
             raise UserError(f"the run in {self.out} is already complete ({cfg.iterations} iterations)")
+
+        own_progress = progress is None and show_progress
+        if own_progress:
+            progress = progress_display()
+            progress.start()
+        self.progress, self.task = progress, None
+        if progress is not None:
+            self.task = progress.add_task(
+                f"train {cfg.algo}",
+                total=cfg.iterations,
+                completed=self.iteration,
+                fps=0.0,
+                ret=float("nan"),
+                lat=float("nan"),
+                cost=float("nan"),
+            )
+        self.last: dict = {}
+        try:
+            if self.asynchronous:
+                self._loop_async()
+            else:
+                self._loop_sync()
+        finally:
+            if own_progress:
+                progress.stop()
+        self._checkpoint(self.out / FINAL, env, algo, optimizer, self.iteration, self.frames)
+        return TrainResult(self.out, self.out / FINAL, self.iteration, self.frames, self.last)
+
+    def _record(self, record: dict, seconds: float) -> None:
+        """Log one finished iteration, checkpoint when due, move the progress bar."""
+        self.iteration += 1
+        self.last = {"iteration": self.iteration - 1, "frames": self.frames, **record}
+        with (self.out / LOG).open("a") as handle:
+            handle.write(json.dumps(self.last) + "\n")
+        if self.iteration % self.cfg.checkpoint_every == 0 or self.iteration == self.cfg.iterations:
+            self._checkpoint(self.out / CHECKPOINT, self.env, self.algo, self.optimizer, self.iteration, self.frames)
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=self.iteration,
+                fps=record.get("frames_per_s", 0.0),
+                ret=record["return"],
+                lat=record["task_latency_ms"],
+                cost=record["compute_cost_per_task"] + record["transfer_cost_per_task"],
+            )
+
+    def _loop_sync(self) -> None:
+        cfg, env, algo, optimizer = self.cfg, self.env, self.algo, self.optimizer
+        remaining = cfg.iterations - self.iteration
         collector = Collector(
             env,
             algo.act_module(),
@@ -191,73 +249,106 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
             env.set_seed(cfg.seed)
-
-        own_progress = progress is None and show_progress
-        if own_progress:
-            progress = progress_display()
-            progress.start()
-        task = None
-        if progress is not None:
-            task = progress.add_task(
-                f"train {cfg.algo}",
-                total=cfg.iterations,
-                completed=start_iteration,
-                fps=0.0,
-                ret=float("nan"),
-                lat=float("nan"),
-                cost=float("nan"),
-            )
-        last: dict = {}
-        iteration = start_iteration
-        algo.prepare_iteration(iteration)
+        algo.prepare_iteration(self.iteration)
         try:
             tic = time.perf_counter()
             for data in collector:
                 collect_s = time.perf_counter() - tic
-                lr, entropy_coef = self._schedules(iteration)
+                lr, entropy_coef = self._schedules(self.iteration)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 if hasattr(algo.ppo_loss, "entropy_coeff"):
                     algo.ppo_loss.entropy_coeff.fill_(entropy_coef)
                 stats = rollout_stats(data)
                 algo.compute_advantage(data)
-                extra = algo.on_iteration(data, iteration)
+                extra = algo.on_iteration(data, self.iteration)
                 losses = self._update(algo, optimizer, data)
-                frames += data.numel()
-                iteration += 1
+                self.frames += data.numel()
                 elapsed = time.perf_counter() - tic
-                last = {
-                    "iteration": iteration - 1,
-                    "frames": frames,
-                    **stats,
-                    **losses,
-                    **extra,
-                    "lr": lr,
-                    "entropy_coef": entropy_coef,
-                    "frames_per_s": data.numel() / elapsed,
-                    "collect_frames_per_s": data.numel() / max(collect_s, 1e-9),
-                }
-                with (self.out / LOG).open("a") as handle:
-                    handle.write(json.dumps(last) + "\n")
-                if iteration % cfg.checkpoint_every == 0 or iteration == cfg.iterations:
-                    self._checkpoint(self.out / CHECKPOINT, env, algo, optimizer, iteration, frames)
-                if progress is not None:
-                    progress.update(
-                        task,
-                        completed=iteration,
-                        fps=last["frames_per_s"],
-                        ret=stats["return"],
-                        lat=stats["task_latency_ms"],
-                        cost=stats["compute_cost_per_task"] + stats["transfer_cost_per_task"],
-                    )
-                algo.prepare_iteration(iteration)
+                self._record(
+                    {
+                        **stats,
+                        **losses,
+                        **extra,
+                        "lr": lr,
+                        "entropy_coef": entropy_coef,
+                        "frames_per_s": data.numel() / elapsed,
+                        "collect_frames_per_s": data.numel() / max(collect_s, 1e-9),
+                    },
+                    elapsed,
+                )
+                algo.prepare_iteration(self.iteration)
                 tic = time.perf_counter()
         finally:
             collector.shutdown()
-            if own_progress:
-                progress.stop()
-        self._checkpoint(self.out / FINAL, env, algo, optimizer, iteration, frames)
-        return TrainResult(self.out, self.out / FINAL, iteration, frames, last)
+
+    def _loop_async(self) -> None:
+        """A3C: worker processes update the shared weights; one iteration = one rollout and one
+        asynchronous update per worker."""
+        import queue
+
+        import torch.multiprocessing as mp
+
+        from algorithms.a3c import worker_main
+
+        cfg = self.cfg
+        ctx = mp.get_context("spawn")
+        updates = torch.zeros(cfg.workers, dtype=torch.long).share_memory_()
+        self.worker_updates, self.worker_pids = updates, set()
+        outbox = ctx.Queue()
+        inboxes = [ctx.Queue() for _ in range(cfg.workers)]
+        shared = self.optimizer.params
+        workers = [
+            ctx.Process(
+                target=worker_main,
+                args=(rank, cfg.to_dict(), shared, self.optimizer, updates, inboxes[rank], outbox),
+                daemon=True,
+            )
+            for rank in range(cfg.workers)
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            while self.iteration < cfg.iterations:
+                tic = time.perf_counter()
+                lr, entropy_coef = self._schedules(self.iteration)
+                for inbox in inboxes:
+                    inbox.put((self.iteration, lr, entropy_coef))
+                reports = []
+                while len(reports) < cfg.workers:
+                    try:
+                        rank, _, stats = outbox.get(timeout=600)
+                    except queue.Empty:
+                        raise UserError("an A3C worker stopped answering for 10 minutes") from None
+                    if "error" in stats:
+                        raise UserError(f"A3C worker {rank} failed: {stats['error']}")
+                    reports.append(stats)
+                self.worker_pids.update(r["pid"] for r in reports)
+                frames = sum(r["frames"] for r in reports)
+                self.frames += frames
+                elapsed = time.perf_counter() - tic
+                record = {
+                    key: sum(float(r[key]) for r in reports) / len(reports)
+                    for key in reports[0]
+                    if key not in ("pid", "reward_vec_per_step") and isinstance(reports[0][key], (int, float))
+                }
+                finished = [r for r in reports if r["episodes"]]
+                record["return"] = (
+                    sum(r["return"] * r["episodes"] for r in finished) / sum(r["episodes"] for r in finished)
+                    if finished
+                    else float("nan")
+                )
+                record.update(
+                    lr=lr, entropy_coef=entropy_coef, frames_per_s=frames / elapsed, worker_updates=updates.tolist()
+                )
+                self._record(record, elapsed)
+        finally:
+            for inbox in inboxes:
+                inbox.put(None)
+            for worker in workers:
+                worker.join(timeout=30)
+                if worker.is_alive():
+                    worker.terminate()
 
     def _update(self, algo: Algorithm, optimizer, data: TensorDictBase) -> dict:
         cfg = self.cfg
