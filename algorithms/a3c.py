@@ -22,6 +22,7 @@ from algorithms.ppo import PPO, PPOConfig
 
 @dataclass
 class A3CConfig(PPOConfig):
+    frames: int = 6_000_000  # default budget: about 4 minutes on 2 CPU cores
     workers: int = 2  # worker processes
     gae_lambda: float = 1.0  # lambda 1: the n-step returns of A3C
     epochs: int = 1  # one gradient step per rollout, as in A3C

@@ -23,11 +23,13 @@ def save_checkpoint(path: str | Path, payload: dict) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint; any defect is one `UserError` (never a traceback, never code execution)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"checkpoint {path}: no such file")
+def load_checkpoint(path: str | Path | io.BytesIO, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint (a file, or its bytes); any defect is one `UserError` (never a traceback,
+    never code execution)."""
+    if not isinstance(path, io.BytesIO):
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"checkpoint {path}: no such file")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -71,6 +73,16 @@ def algorithm_from_checkpoint(data: dict, env, path: str | Path = "checkpoint") 
         raise UserError(f"checkpoint {path}: its weights do not fit {entry.name} ({message})") from None
     algo.eval()
     return algo
+
+
+# Env settings that shape the observation a policy reads; evaluating a checkpoint turns them on.
+OBSERVATION_SETTINGS = ("full_view", "history_len")
+
+
+def observation_settings(data: dict) -> dict:
+    """The env settings a loaded checkpoint's policy needs in order to act (full view, history)."""
+    env = json.loads(data["config"]).get("env", {})
+    return {key: env[key] for key in OBSERVATION_SETTINGS if key in env} if isinstance(env, dict) else {}
 
 
 def policy_from_checkpoint(path: str | Path, env):

@@ -35,6 +35,7 @@ class FlatMLP(nn.Module):
 
 @dataclass
 class PPOConfig(TrainConfig):
+    frames: int = 4_000_000  # default budget: about 6 minutes on 2 CPU cores
     hidden: int = 256
 
 

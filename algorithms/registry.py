@@ -77,3 +77,20 @@ def make_policy(name: str, env, seed: int = 0):
     if entry.trainable:
         raise UserError(f"{name} is trained: evaluate one of its checkpoints (--checkpoint DIR/final.pt)")
     return make_heuristic(name, env, seed)
+
+
+def policy_with_env(policy: str, region, task_split: str, settings: dict, seed: int, batch: int, device: str = "cpu"):
+    """An evaluation env and the policy to run in it. `policy` is the name of a heuristic or bound,
+    or the path of a trained checkpoint (whose observation needs, such as the full view, are added
+    to `settings`)."""
+    from algorithms.checkpoint import algorithm_from_checkpoint, load_checkpoint, observation_settings
+    from moebench.env import make_env
+
+    data = None
+    if policy not in REGISTRY:
+        data = load_checkpoint(policy, map_location=device)
+        settings = {**settings, **observation_settings(data)}
+    env = make_env(region, split=task_split, batch_size=batch, device=device, seed=seed, **settings)
+    if data is None:
+        return env, make_policy(policy, env, seed)
+    return env, algorithm_from_checkpoint(data, env, policy).eval_policy()

@@ -90,6 +90,7 @@ class DAggerActor(TensorDictModuleBase):
 
 @dataclass
 class STARKConfig(TrainConfig):
+    frames: int = 1_000_000  # default budget: about 7 minutes on 2 CPU cores
     d_model: int = 32
     heads: int = 2
     layers: int = 2

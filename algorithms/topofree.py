@@ -16,7 +16,7 @@ advantages with adaptive weights and the preference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tensordict.nn import TensorDictModule
@@ -71,6 +71,7 @@ class PooledCritic(nn.Module):
 
 @dataclass
 class TopoFreeConfig(TrainConfig):
+    frames: int = 1_500_000  # default budget: about 4 minutes on 2 CPU cores
     hidden: int = 32  # embedding channels H
     gate_hidden: int = 32  # excitation MLP width
     use_se: bool = True  # False: the `topofree-no-se` ablation (no gating)
@@ -80,6 +81,8 @@ class TopoFreeConfig(TrainConfig):
     dwa_average_decay: float = 0.9  # decay of the running average each drift is measured against
     dwa_min_weight: float = 0.05
     dwa_max_weight: float = 0.9
+    # Preferences drawn per episode from a Dirichlet: the policy learns to follow the preference it is given.
+    env: dict = field(default_factory=lambda: {"max_candidates": 32, "preference": None})
 
 
 class TopoFreeRL(Algorithm):

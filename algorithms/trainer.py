@@ -136,20 +136,21 @@ class Trainer:
         return lr, entropy
 
     def _checkpoint(self, path: Path, env, algo: Algorithm, optimizer, iteration: int, frames: int) -> None:
-        save_checkpoint(
-            path,
-            {
-                "algo": self.cfg.algo,
-                "config": json.dumps(self.cfg.to_dict()),
-                "iteration": iteration,
-                "frames": frames,
-                "model": algo.checkpoint_state(),
-                "optimizer": optimizer.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "env": env.rng.get_state()},
-                "region_fingerprint": env.region.fingerprint,
-                "commit": git_commit(),
-            },
-        )
+        """OUT/checkpoint.pt carries everything to resume; OUT/final.pt only what acting needs (the
+        weights and the config), so it stays small enough to submit."""
+        payload = {
+            "algo": self.cfg.algo,
+            "config": json.dumps(self.cfg.to_dict()),
+            "iteration": iteration,
+            "frames": frames,
+            "model": algo.checkpoint_state(),
+            "region_fingerprint": env.region.fingerprint,
+            "commit": git_commit(),
+        }
+        if path.name != FINAL:
+            payload["optimizer"] = optimizer.state_dict()
+            payload["rng"] = {"torch": torch.get_rng_state(), "env": env.rng.get_state()}
+        save_checkpoint(path, payload)
 
     def _prepare_log(self, done_iterations: int) -> None:
         """Keep exactly the log lines of the iterations a resumed run has already done."""

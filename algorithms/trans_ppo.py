@@ -90,6 +90,7 @@ class TransformerCritic(nn.Module):
 
 @dataclass
 class TransPPOConfig(TrainConfig):
+    frames: int = 800_000  # default budget: about 9 minutes on 2 CPU cores
     d_model: int = 32
     heads: int = 2
     layers: int = 2

@@ -58,3 +58,24 @@ def evaluate(
     if keep_latencies:
         result["task_latencies_ms"] = acc.task_latencies()
     return result
+
+
+def decision_us(policy, env, steps: int = 60, threads: int = 1) -> float:
+    """Median wall time in microseconds of one policy call on `env`'s batch, over `steps` real
+    decisions. Measured with `threads` torch threads (one by default: a single decision is too small
+    for intra-op parallelism, which only adds contention)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        td = env.reset()
+        times = []
+        with torch.no_grad():
+            for _ in range(steps):
+                start = time.perf_counter()
+                td = policy(td)
+                times.append(time.perf_counter() - start)
+                td = env.step_and_maybe_reset(td)[1]
+    finally:
+        torch.set_num_threads(previous)
+    times.sort()
+    return 1e6 * times[len(times) // 2]

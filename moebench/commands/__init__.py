@@ -11,14 +11,18 @@ console = Console()
 
 # (group, module, one-line help). A group whose module is None is listed but not built yet.
 GROUPS: list[tuple[str, str | None, str]] = [
-    ("run", None, "the main job: train TopoFreeRL and PPO, evaluate everything on every split, report"),
+    (
+        "run",
+        "moebench.commands.run",
+        "the main job: train TopoFreeRL and PPO, evaluate everything on every split, report",
+    ),
     ("train", "moebench.commands.train", "train an algorithm of the registry"),
     ("eval", "moebench.commands.eval", "evaluate policies or checkpoints on a region"),
     ("algos", "moebench.commands.algos", "list the algorithm registry"),
-    ("splits", None, "list the standard evaluation splits and their fingerprints"),
-    ("leaderboard", None, "submit to, show and render the leaderboard"),
+    ("splits", "moebench.commands.splits", "list the standard evaluation splits and their fingerprints"),
+    ("leaderboard", "moebench.commands.leaderboard", "submit to, show and render the leaderboard"),
     ("data", "moebench.commands.data", "validate, describe, generate and list regions; trace statistics"),
-    ("plot", None, "redraw the figures of one or more run folders"),
+    ("plot", "moebench.commands.plot", "redraw the figures of one or more run folders"),
     ("bench", None, "measure env, policy and training speed"),
 ]
 

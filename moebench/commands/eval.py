@@ -66,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
 
 
 def evaluate_policies(args: argparse.Namespace) -> dict[str, dict]:
-    from algorithms.checkpoint import policy_from_checkpoint
+    from algorithms.checkpoint import algorithm_from_checkpoint, load_checkpoint, observation_settings
     from algorithms.registry import make_policy
     from moebench.env import make_env
     from moebench.evaluation import evaluate
@@ -83,6 +83,8 @@ def evaluate_policies(args: argparse.Namespace) -> dict[str, dict]:
     results: dict[str, dict] = {}
     with Progress(console=console, transient=True) as progress:
         for label, checkpoint in specs:
+            data = None if checkpoint is None else load_checkpoint(checkpoint, map_location=args.device)
+            extra = {} if data is None else observation_settings(data)
             env = make_env(
                 region,
                 split=args.split,
@@ -90,10 +92,12 @@ def evaluate_policies(args: argparse.Namespace) -> dict[str, dict]:
                 device=args.device,
                 seed=args.seed,
                 **settings,
+                **extra,
             )
-            policy = (
-                make_policy(label, env, args.seed) if checkpoint is None else policy_from_checkpoint(checkpoint, env)
-            )
+            if data is None:
+                policy = make_policy(label, env, args.seed)
+            else:
+                policy = algorithm_from_checkpoint(data, env, checkpoint).eval_policy()
             task = progress.add_task(f"eval {label}", total=args.episodes)
             result = evaluate(
                 policy,

@@ -36,13 +36,20 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
         help="override a config field, e.g. num_envs=128 or env.max_candidates=16 (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from algorithms.registry import get_entry
     from algorithms.trainer import Trainer
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
     if args.resume:
         if args.out is None:
             raise UserError("--resume needs --out: the folder of the run to continue")
