@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from moebench.data.catalog import get_region
 from moebench.env.settings import EnvSettings
+from moebench.env.sim import DYNAMICS_VERSION
 from moebench.errors import UserError
 
 STANDARD_SETTINGS = {"max_candidates": 32}  # every split scores the 32 nearest hosts of the needed type
@@ -34,12 +35,13 @@ class Split:
         return {**STANDARD_SETTINGS, **self.settings}
 
     def fingerprint(self) -> str:
-        """Hash of the region's files, the task split, the env settings (all fields, defaults
-        included), the episodes and the seeds."""
+        """Hash of the simulator's dynamics version, the region's files, the task split, the env
+        settings (all fields, defaults included), the episodes and the seeds."""
         region = get_region(self.region)
         settings = EnvSettings().replace(**self.env_settings).resolved(region.trap).to_dict()
         payload = json.dumps(
             {
+                "dynamics": DYNAMICS_VERSION,
                 "region": region.fingerprint,
                 "task_split": self.task_split,
                 "settings": settings,

@@ -35,6 +35,19 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     show.add_argument("--split", help="show one split in full")
     show.set_defaults(func=cmd_show)
 
+    reference = commands.add_parser(
+        "reference",
+        help="(re)build and submit the reference submission of every registry entry",
+        description="Write leaderboard/submissions/<name>/ for every registry entry (or --name ones) and submit "
+        "them. With --train, first train each learning entry with its default budget (runs/reference/<name>/, an "
+        "interrupted training resumes).",
+    )
+    reference.add_argument("--train", action="store_true", help="train the learning entries first")
+    reference.add_argument("--name", action="append", dest="names", metavar="NAME", help="only these entries")
+    reference.add_argument("--backend", choices=["local", "ray"], default="local")
+    reference.add_argument("--address", help="Ray cluster address")
+    reference.set_defaults(func=cmd_reference)
+
     render = commands.add_parser("render", help="write leaderboard/LEADERBOARD.md from the stored results")
     render.add_argument("--out", type=Path, help="where to write (default leaderboard/LEADERBOARD.md)")
     render.set_defaults(func=cmd_render)
@@ -66,6 +79,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if not args.no_render:
         cmd_render(argparse.Namespace(out=None))
     return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from algorithms.trainer import progress_display
+    from leaderboard.reference import build_reference
+    from leaderboard.runner import submit
+
+    def submit_one(folder: Path) -> None:
+        record, jobs = submit(folder, backend=args.backend, address=args.address, replace=True)
+        console.print(f"{record['name']}: {jobs} jobs evaluated" if jobs else f"{record['name']}: result reused")
+
+    with progress_display() as progress:
+        build_reference(args.names, args.train, submit_one, progress=progress)
+    return cmd_render(argparse.Namespace(out=None))
 
 
 def cmd_show(args: argparse.Namespace) -> int:

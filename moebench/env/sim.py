@@ -25,6 +25,9 @@ from moebench.env import dynamics, workload
 from moebench.env.settings import EnvSettings
 from moebench.env.tables import RegionTables, every_host_hop, hop_static
 
+# Bumped whenever a change to the simulator changes what a step computes: it enters every split's
+# fingerprint, so results computed under older dynamics are never ranked with new ones.
+DYNAMICS_VERSION = 1
 # Width of a history row: the chosen candidate's features and the step's reward_vec.
 HISTORY_FEATURES = 13 + 3
 # Columns of SimState.servers and SimState.traps.
