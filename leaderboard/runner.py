@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from leaderboard.submission import Submission, SubmissionError, check_checkpoint, load_submission
 from moebench.errors import UserError
@@ -187,10 +187,15 @@ def submit(
             "backend": backend,
         }
     record = {**submission.public(), "splits": split_results, "updated_at": now}
+    if existing is not None and {**existing, "updated_at": now} == record:
+        return existing, 0  # nothing new: leave the stored file (and its date) as it is
     results_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(results_dir / ".lock"), timeout=600):
-        latest = read_result(submission.name, results_dir)
-        if latest and not _same_policy(latest, submission) and not replace and latest != existing:
-            raise SubmissionError(f"{submission.name!r} was submitted by someone else meanwhile; pass --replace")
-        atomic_write_json(result_path(submission.name, results_dir), record)
+    try:
+        with FileLock(str(results_dir / ".lock"), timeout=600):
+            latest = read_result(submission.name, results_dir)
+            if latest and not _same_policy(latest, submission) and not replace and latest != existing:
+                raise SubmissionError(f"{submission.name!r} was submitted by someone else meanwhile; pass --replace")
+            atomic_write_json(result_path(submission.name, results_dir), record)
+    except Timeout:
+        raise UserError(f"{results_dir} stayed locked by another submission for 10 minutes; try again") from None
     return record, len(jobs)

@@ -36,7 +36,9 @@ class Board:
 
 
 def _reference(results: list[dict], algorithm: str, split: str, fingerprint: str) -> float | None:
-    for result in results:
+    """The return of the reference entry (named as its algorithm, else any entry of it) on a split."""
+    ordered = sorted(results, key=lambda r: r.get("name") != algorithm)
+    for result in ordered:
         entry = result.get("splits", {}).get(split)
         if result.get("algorithm") == algorithm and entry and entry.get("fingerprint") == fingerprint:
             return float(entry["metrics"]["return"])

@@ -20,8 +20,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moebench.errors import UserError
+
+if TYPE_CHECKING:
+    from moebench.splits import Split
 
 SUBMISSION_FILE = "submission.json"
 MAX_JSON_BYTES = 64 * 1024
@@ -166,10 +170,10 @@ def load_submission(folder: str | Path) -> Submission:
     )
 
 
-def check_checkpoint(submission: Submission, split) -> None:
-    """Load the checkpoint without running code and build its policy for the env of `split` (a
-    `moebench.splits.Split`): refuses pickled code, another algorithm's checkpoint, a config that
-    differs from submission.json, and tensors of the wrong shape, each as a `SubmissionError`."""
+def check_checkpoint(submission: Submission, split: Split) -> None:
+    """Load the checkpoint without running code and build its policy for the env of `split`: refuses
+    pickled code, another algorithm's checkpoint, a config that differs from submission.json, and
+    tensors of the wrong shape, each as a `SubmissionError`."""
     if submission.checkpoint is None:
         return
     from algorithms.checkpoint import algorithm_from_checkpoint, load_checkpoint, observation_settings
