@@ -94,6 +94,19 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     listing.add_argument("--data", metavar="DIR", type=Path, help=f"folder of regions (default {DATA_ROOT})")
     listing.set_defaults(func=cmd_list)
 
+    stats = commands.add_parser(
+        "trace-stats",
+        help="burstiness and token statistics of a request trace",
+        description="Read a trace CSV (arrived_at seconds, num_prefill_tokens, num_decode_tokens) and print its "
+        "rate, inter-arrival coefficient of variation, variance-to-mean ratio of 10-second counts, token quantiles "
+        "and log-normal fits; --profile adds the same statistics of a synthetic profile's sample beside them.",
+    )
+    stats.add_argument("trace", type=Path, metavar="PATH")
+    stats.add_argument("--profile", choices=["conv", "code"], help="compare with this synthetic profile")
+    stats.add_argument("--seed", type=int, default=0, help="seed of the profile sample (default 0)")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(func=cmd_trace_stats)
+
 
 def cmd_validate(args: argparse.Namespace) -> int:
     folder = resolve_region(args.region, args.data)
@@ -216,3 +229,33 @@ def summary_table(region: Region) -> Table:
     table.add_row("request log", "yes" if s["request_log"] else "no (tokens from TaskSize)")
     table.add_row("fingerprint", s["fingerprint"])
     return table
+
+
+def cmd_trace_stats(args: argparse.Namespace) -> int:
+    import torch
+
+    from moebench.env.workload import load_trace, profile_sample, trace_statistics
+
+    trace = load_trace(args.trace)
+    columns = {str(args.trace.name): trace_statistics(trace.arrived_s, trace.prefill_tokens, trace.decode_tokens)}
+    if args.profile:
+        generator = torch.Generator().manual_seed(args.seed)
+        sample = profile_sample(args.profile, max(columns[str(args.trace.name)]["requests"], 20_000), generator)
+        columns[f"profile {args.profile}"] = trace_statistics(*sample)
+    if args.json:
+        console.print_json(json.dumps(columns))
+        return 0
+    table = Table(title="trace statistics")
+    table.add_column("statistic")
+    for name in columns:
+        table.add_column(name, justify="right")
+
+    def cell(value) -> str:
+        if isinstance(value, list):
+            return " / ".join(f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}" for v in value)
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+    for key in next(iter(columns.values())):
+        table.add_row(key, *(cell(stats[key]) for stats in columns.values()))
+    console.print(table)
+    return 0

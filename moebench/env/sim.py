@@ -156,7 +156,7 @@ def reset_rows(
     elif settings.workload in workload.PROFILES:
         p = workload.PROFILES[settings.workload]
         arrivals = workload.mmpp_arrivals_ms(
-            r, t, p.arrival_rate_per_s, p.burst_factor, p.burst_len_s, p.calm_len_s, generator, device
+            r, t, p.arrival_rate_per_s, p.burst_factor, p.burst_len_s, p.calm_len_s, generator, device, p.burst_phases
         )
         prefill = workload.lognormal_tokens((r, t, 1), *p.prefill_lognormal, generator, device).expand(r, t, length)
         decode = workload.lognormal_tokens((r, t, 1), *p.decode_lognormal, generator, device).expand(r, t, length)
