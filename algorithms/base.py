@@ -93,6 +93,7 @@ class Algorithm(nn.Module):
 
     config_cls: type[TrainConfig] = TrainConfig
     value_dim = 1  # 1: a scalar critic on `reward`; 3: one value per objective on `reward_vec`; 0: no critic
+    fixed_candidates = False  # True: the network is built for the training K and acts only with that K
 
     def __init__(self, cfg: TrainConfig, env) -> None:
         super().__init__()

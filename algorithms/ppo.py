@@ -42,6 +42,7 @@ class PPOConfig(TrainConfig):
 class PPO(Algorithm):
     config_cls = PPOConfig
     value_dim = 1
+    fixed_candidates = True
 
     def build_networks(self, cfg: PPOConfig, env):
         k = env.num_candidates

@@ -23,7 +23,7 @@ GROUPS: list[tuple[str, str | None, str]] = [
     ("leaderboard", "moebench.commands.leaderboard", "submit to, show and render the leaderboard"),
     ("data", "moebench.commands.data", "validate, describe, generate and list regions; trace statistics"),
     ("plot", "moebench.commands.plot", "redraw the figures of one or more run folders"),
-    ("bench", None, "measure env, policy and training speed"),
+    ("bench", "moebench.commands.bench", "measure env, policy and training speed"),
 ]
 
 

@@ -1,0 +1,208 @@
+"""`moebench bench`: how fast the env, the policies and training are, and how cost grows with scale."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from moebench.commands import console
+
+POLICIES = ["greedy", "expert", "topofree", "ppo", "gnn-ppo", "trans-ppo", "stark"]
+TRAINED = ["topofree", "ppo", "pfppo", "ppo-cn", "a3c", "stark", "trans-ppo", "gnn-ppo"]
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    parser = sub.add_parser(
+        name,
+        help=help_text,
+        description="Measure env steps/s over batch x region x candidates (through torchrl and raw), policy "
+        "decision time, one training iteration per learning entry, and region loading and generation. Prints "
+        "tables and the growth ratios from 500 to 2000 servers; --json writes every figure.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short version (a minute or two)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.set_defaults(func=run)
+
+
+def plan(quick: bool) -> list[tuple[str, tuple]]:
+    regions = ["CH-500", "GB-1000", "DE-2000"]
+    batches = [1, 1024] if quick else [1, 64, 1024, 4096]
+    jobs: list[tuple[str, tuple]] = []
+    for region in regions:
+        for k in (32, None):
+            for batch in batches:
+                jobs.append(("env", (region, batch, k, True)))
+    for batch in [1024] if quick else [1024, 4096]:
+        for region in regions:
+            jobs.append(("env", (region, batch, 32, False)))
+    policies = ["greedy", "topofree", "gnn-ppo"] if quick else POLICIES
+    for region in regions:
+        for batch in (1, 1024):
+            for policy in policies:
+                jobs.append(("decision", (policy, region, batch, 32)))
+            jobs.append(("decision", ("topofree", region, batch, None)))
+    for name in ["topofree"] if quick else TRAINED:
+        jobs.append(("train", (name,)))
+    for region in regions:
+        jobs.append(("load", (region,)))
+    jobs.append(("generate", (2000, "DE")))
+    return jobs
+
+
+def run(args: argparse.Namespace) -> int:
+    from moebench import bench
+    from moebench.errors import UserError
+    from moebench.provenance import atomic_write_json, git_commit
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: torch sees no CUDA GPU here")
+    jobs = plan(args.quick)
+    measures = []
+    runners = {
+        "env": lambda a: bench.measure_env(*a, repeats=5 if args.quick else 20),
+        "decision": lambda a: bench.measure_decision(*a, repeats=5 if args.quick else 20),
+        "train": lambda a: bench.measure_training(*a),
+        "load": lambda a: bench.measure_load(*a),
+        "generate": lambda a: bench.measure_generate(*a),
+    }
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("benchmarks", total=len(jobs))
+        for kind, params in jobs:
+            progress.update(task, description=f"{kind} {params}")
+            measures.append(runners[kind](params))
+            progress.advance(task)
+    rows = [m.row() for m in measures]
+    summary = summarize(rows)
+    print_tables(rows, summary)
+    if args.json:
+        import platform
+
+        import torch
+
+        atomic_write_json(
+            args.json,
+            {
+                "commit": git_commit(),
+                "quick": args.quick,
+                "torch": torch.__version__,
+                "threads": torch.get_num_threads(),
+                "machine": platform.machine(),
+                "summary": summary,
+                "measures": rows,
+            },
+        )
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def _find(rows: list[dict], **match) -> dict | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    return None
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The figures the issue's targets are stated in."""
+    out: dict = {}
+
+    def ratio(a: dict | None, b: dict | None, key: str = "seconds_per_call") -> float:
+        return a[key] / b[key] if a and b else math.nan
+
+    for batch in (4096, 1024):
+        small = _find(rows, name="env_step", region="CH-500", batch=batch, k=32)
+        if small:
+            out["env_steps_per_s_k32"] = {"batch": batch, "value": small["per_second"]}
+            every = _find(rows, name="env_step", region="CH-500", batch=batch, k="all")
+            out["env_steps_per_s_all"] = {"batch": batch, "value": every["per_second"] if every else math.nan}
+            out["env_growth_500_to_2000_k32"] = ratio(
+                _find(rows, name="env_step", region="DE-2000", batch=batch, k=32), small
+            )
+            break
+    out["torchrl_overhead_b1024"] = ratio(
+        _find(rows, name="env_step", region="CH-500", batch=1024, k=32),
+        _find(rows, name="env_step_raw", region="CH-500", batch=1024, k=32),
+    )
+    topo_all = _find(rows, name="decision", policy="topofree", region="DE-2000", batch=1, k=2000)
+    out["topofree_decision_us_b1_all_de2000"] = topo_all["us_per_item"] if topo_all else math.nan
+    small = _find(rows, name="decision", policy="topofree", region="CH-500", batch=1, k=500)
+    out["topofree_growth_500_to_2000_all"] = ratio(topo_all, small)
+    out["gnn_over_topofree"] = {}
+    for region in ("CH-500", "GB-1000", "DE-2000"):
+        for batch in (1, 1024):
+            gnn = _find(rows, name="decision", policy="gnn-ppo", region=region, batch=batch)
+            topo32 = _find(rows, name="decision", policy="topofree", region=region, batch=batch, k=32)
+            topo_all = [
+                r
+                for r in rows
+                if r["name"] == "decision"
+                and r["policy"] == "topofree"
+                and r["region"] == region
+                and r["batch"] == batch
+                and r["k"] != 32
+            ]
+            out["gnn_over_topofree"][f"{region} b{batch}"] = {
+                "k32": ratio(gnn, topo32),
+                "all": ratio(gnn, topo_all[0] if topo_all else None),
+            }
+    train = _find(rows, name="train_iteration", algo="topofree")
+    out["topofree_train_frames_per_s"] = train["per_second"] if train else math.nan
+    return out
+
+
+def print_tables(rows: list[dict], summary: dict) -> None:
+    env = Table(title="env steps per second (random valid actions)")
+    for col in ("region", "batch", "K", "torchrl", "steps/s", "us/step"):
+        env.add_column(col, justify="right")
+    for r in rows:
+        if r["name"] in ("env_step", "env_step_raw"):
+            env.add_row(
+                r["region"],
+                str(r["batch"]),
+                str(r["k"]),
+                "yes" if r["name"] == "env_step" else "no (raw)",
+                f"{r['per_second']:,.0f}",
+                f"{1e6 * r['seconds_per_call']:,.0f}",
+            )
+    console.print(env)
+    dec = Table(title="policy decisions (untrained weights: the cost is the same)")
+    for col in ("policy", "region", "batch", "K", "decisions/s", "us/decision", "us/call"):
+        dec.add_column(col, justify="right")
+    for r in rows:
+        if r["name"] == "decision":
+            dec.add_row(
+                r["policy"],
+                r["region"],
+                str(r["batch"]),
+                str(r["k"]),
+                f"{r['per_second']:,.0f}",
+                f"{r['us_per_item']:,.1f}",
+                f"{1e6 * r['seconds_per_call']:,.0f}",
+            )
+    console.print(dec)
+    other = Table(title="training and data")
+    for col in ("what", "detail", "figure"):
+        other.add_column(col)
+    for r in rows:
+        if r["name"] == "train_iteration":
+            other.add_row(
+                f"train {r['algo']}",
+                f"B={r['num_envs']} T={r['rollout_len']}",
+                f"{r['per_second']:,.0f} frames/s (collection {r['collect_frames_per_s']:,.0f})",
+            )
+        elif r["name"] == "load_region":
+            other.add_row("load region", r["region"], f"{r['seconds_per_call']:.2f} s")
+        elif r["name"] == "generate_region":
+            other.add_row("generate region", f"{r['country']} {r['servers']}", f"{r['seconds_per_call']:.2f} s")
+    console.print(other)
+    console.print_json(json.dumps(summary))
