@@ -115,3 +115,8 @@ def render_markdown(board: Board) -> str:
             + ".",
         ]
     return "\n".join(parts) + "\n"
+
+
+def readme_table(board: Board) -> str:
+    """The overall table as the README shows it (written by `moebench leaderboard render`)."""
+    return _markdown_table(OVERALL_HEADER, overall_rows(board))

@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     parser.add_argument("--quick", action="store_true", help="a short version (a minute or two)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--readme", action="store_true", help="write the summary table into README.md")
     parser.set_defaults(func=run)
 
 
@@ -84,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     rows = [m.row() for m in measures]
     summary = summarize(rows)
     print_tables(rows, summary)
+    if args.readme:
+        from moebench.readme import write_section
+
+        write_section("bench", readme_markdown(rows, summary, args.quick))
+        console.print("updated the speed table in README.md")
     if args.json:
         import platform
 
@@ -206,3 +212,54 @@ def print_tables(rows: list[dict], summary: dict) -> None:
             other.add_row("generate region", f"{r['country']} {r['servers']}", f"{r['seconds_per_call']:.2f} s")
     console.print(other)
     console.print_json(json.dumps(summary))
+
+
+def readme_markdown(rows: list[dict], summary: dict, quick: bool) -> str:
+    """The README's speed section: the headline figures and the env and decision tables."""
+    import platform
+
+    import torch
+
+    from moebench.provenance import git_commit
+
+    def num(value: float, pattern: str = "{:,.0f}") -> str:
+        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else pattern.format(value)
+
+    k32 = summary.get("env_steps_per_s_k32", {})
+    every = summary.get("env_steps_per_s_all", {})
+    lines = [
+        f"`moebench bench{' --quick' if quick else ''} --readme` at commit `{git_commit()}` "
+        f"(torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}):",
+        "",
+        "| figure | measured |",
+        "|---|---|",
+        f"| env steps/s, CH-500, K=32, B={k32.get('batch', '-')} | {num(k32.get('value', math.nan))} |",
+        f"| env steps/s, CH-500, every candidate, B={every.get('batch', '-')} | {num(every.get('value', math.nan))} |",
+        f"| step cost DE-2000 / CH-500 at K=32 | {num(summary['env_growth_500_to_2000_k32'], '{:.2f}x')} |",
+        f"| torchrl step / raw dynamics at B=1024 | {num(summary['torchrl_overhead_b1024'], '{:.2f}x')} |",
+        f"| TopoFreeRL decision, batch 1, every candidate, DE-2000 | "
+        f"{num(summary['topofree_decision_us_b1_all_de2000'], '{:,.0f} us')} |",
+        f"| TopoFreeRL decision growth 500 -> 2000 servers (every candidate) | "
+        f"{num(summary['topofree_growth_500_to_2000_all'], '{:.2f}x')} |",
+        f"| TopoFreeRL training, CH-500 (collection + update) | "
+        f"{num(summary['topofree_train_frames_per_s'], '{:,.0f} frames/s')} |",
+        "",
+        "| GNN-PPO decision time / TopoFreeRL | K=32 | every candidate |",
+        "|---|---|---|",
+    ]
+    for key, ratio in summary["gnn_over_topofree"].items():
+        lines.append(f"| {key} | {num(ratio['k32'], '{:.1f}x')} | {num(ratio['all'], '{:.1f}x')} |")
+    lines += ["", "| env step | region | B | K | steps/s |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["name"] in ("env_step", "env_step_raw"):
+            kind = "torchrl" if r["name"] == "env_step" else "raw"
+            lines.append(f"| {kind} | {r['region']} | {r['batch']} | {r['k']} | {r['per_second']:,.0f} |")
+    lines += ["", "| decision | region | B | K | us per decision |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["name"] == "decision":
+            lines.append(f"| {r['policy']} | {r['region']} | {r['batch']} | {r['k']} | {r['us_per_item']:,.1f} |")
+    lines += ["", "| training iteration | B x T | frames/s |", "|---|---|---|"]
+    for r in rows:
+        if r["name"] == "train_iteration":
+            lines.append(f"| {r['algo']} | {r['num_envs']} x {r['rollout_len']} | {r['per_second']:,.0f} |")
+    return "\n".join(lines)

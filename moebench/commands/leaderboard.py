@@ -125,11 +125,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from leaderboard import runner
-    from leaderboard.render import LEADERBOARD_MD, render_markdown
+    from leaderboard.render import LEADERBOARD_MD, readme_table, render_markdown
     from leaderboard.scoring import build_board
     from moebench.provenance import atomic_write_bytes
+    from moebench.readme import write_section
 
+    board = build_board(runner.read_results(runner.RESULTS_DIR))
     out = args.out or LEADERBOARD_MD
-    atomic_write_bytes(out, render_markdown(build_board(runner.read_results(runner.RESULTS_DIR))).encode())
+    atomic_write_bytes(out, render_markdown(board).encode())
     console.print(f"wrote {out}")
+    if args.out is None:  # the real board: the README shows its overall table
+        write_section("leaderboard", readme_table(board))
+        console.print("updated the leaderboard table in README.md")
     return 0
