@@ -468,9 +468,15 @@ def test_stale_results_are_named_in_the_markdown():
 def test_committed_leaderboard_is_the_rendering_of_the_stored_results():
     if not any(STANDARD_RESULTS_DIR.glob("*.json")):
         pytest.skip(f"no reference results in {STANDARD_RESULTS_DIR} yet")
-    expected = render_markdown(build_board(read_results(STANDARD_RESULTS_DIR), list(STANDARD_SPLITS.values())))
+    board = build_board(read_results(STANDARD_RESULTS_DIR), list(STANDARD_SPLITS.values()))
     assert LEADERBOARD_MD.is_file(), f"{LEADERBOARD_MD} is missing: run `moebench leaderboard render`"
-    assert LEADERBOARD_MD.read_text() == expected, "LEADERBOARD.md is stale: run `moebench leaderboard render`"
+    assert LEADERBOARD_MD.read_text() == render_markdown(board), "stale: run `moebench leaderboard render`"
+    from leaderboard.render import readme_table
+    from moebench.readme import README, section
+
+    assert section(README.read_text(), "leaderboard") == readme_table(board).strip(), (
+        "the README's leaderboard table is stale: run `moebench leaderboard render`"
+    )
 
 
 # --- command line --------------------------------------------------------------------------------
