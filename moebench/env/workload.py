@@ -111,17 +111,18 @@ class Trace:
 
 
 TRACE_COLUMNS = ("arrived_at", "num_prefill_tokens", "num_decode_tokens")
-_TRACE_CACHE: dict[str, Trace] = {}
+_TRACE_CACHE: dict[tuple, Trace] = {}
 
 
 def load_trace(path: str | Path) -> Trace:
     """Read and validate a trace CSV; one `UserError` naming the row for any defect."""
     path = Path(path)
-    key = str(path.resolve())
-    if key in _TRACE_CACHE:
-        return _TRACE_CACHE[key]
     if not path.is_file():
         raise UserError(f"trace {path}: no such file")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)  # an edited file is read again
+    if key in _TRACE_CACHE:
+        return _TRACE_CACHE[key]
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
