@@ -107,11 +107,14 @@ class MainJob:
             },
         )
         started = time.perf_counter()
+        stages = [("training", self.train), ("evaluation", self.evaluate_splits), ("pareto", self.evaluate_pareto),
+                  ("decision timing", self.measure_decisions)]
+        self.results["completed_stages"] = []
         try:
-            self.train()
-            self.evaluate_splits()
-            self.evaluate_pareto()
-            self.measure_decisions()
+            for name, stage in stages:
+                self.results["stage"] = name
+                stage()
+                self.results["completed_stages"].append(name)
             self.results["status"] = "complete"
         except KeyboardInterrupt:
             self.results["status"] = f"interrupted during {self.results['stage']}"
@@ -136,7 +139,6 @@ class MainJob:
         )
 
     def train(self) -> None:
-        self.results["stage"] = "training"
         self.checkpoints: dict[str, list[str]] = {}
         with progress_display() as progress:
             for algo in self.o.algos:
@@ -175,7 +177,6 @@ class MainJob:
         return evaluate(policy, env, episodes=episodes, seed=seed, keep_latencies=latencies)
 
     def evaluate_splits(self) -> None:
-        self.results["stage"] = "evaluation"
         policies = self._policies()
         eval_seeds = {s.name: (s.seeds[:1] if self.o.quick else s.seeds) for s in self.splits}
         total = sum(len(specs) * len(eval_seeds[s.name]) for s in self.splits for specs in policies.values())
@@ -206,7 +207,6 @@ class MainJob:
                 self._save()
 
     def evaluate_pareto(self) -> None:
-        self.results["stage"] = "pareto"
         split = next(s for s in self.splits if s.name == self.o.cdf_split)
         preferences = PARETO_PREFERENCES[1:3] if self.o.quick else PARETO_PREFERENCES
         policies = self._policies()
@@ -235,7 +235,6 @@ class MainJob:
 
     def measure_decisions(self) -> None:
         """Decision time per step at batch 1 on each region size (the scalability figure)."""
-        self.results["stage"] = "decision timing"
         regions = [s for s in self.splits if s.name in SCALE_REGIONS]
         policies = self._policies()
         with self._progress() as progress:
