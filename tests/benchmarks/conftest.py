@@ -9,6 +9,9 @@ the summary figures.
 
 import os
 
+from moebench.perf import tune_allocator
+
+tune_allocator()  # as the CLI does: see moebench/perf.py
 FULL = os.environ.get("MOEBENCH_BENCH_FULL") == "1"
 REGIONS = ["CH-500", "GB-1000", "DE-2000"] if FULL else ["CH-500", "DE-2000"]
 ROUNDS = 20 if FULL else 3
