@@ -61,6 +61,15 @@ def _mean_band(curves: list[tuple[list[float], list[float]]]) -> tuple[list[floa
     return xs, mean, std
 
 
+def _plot_band(ax, curves: list[tuple[list[float], list[float]]], label: str) -> None:
+    """The mean over seeds as a line, +-1 standard deviation as a band around it."""
+    xs, mean, std = _mean_band(curves)
+    line = ax.plot(xs, mean, label=label)[0]
+    low = [m - s for m, s in zip(mean, std, strict=True)]
+    high = [m + s for m, s in zip(mean, std, strict=True)]
+    ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2)
+
+
 def learning_curves(logs: dict[str, list[list[dict]]], out: Path, smoothing: float = 0.6) -> list[Path]:
     """Return, task latency and cost against frames; mean and +-1 std band over seeds.
     `logs`: algorithm -> one list of log.jsonl records per seed."""
@@ -80,15 +89,7 @@ def learning_curves(logs: dict[str, list[list[dict]]], out: Path, smoothing: flo
                 else:
                     ys = [r[key] for r in records]
                 curves.append((xs, _ema(ys, smoothing)))
-            xs, mean, std = _mean_band(curves)
-            line = ax.plot(xs, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")[0]
-            ax.fill_between(
-                xs,
-                [m - s for m, s in zip(mean, std, strict=True)],
-                [m + s for m, s in zip(mean, std, strict=True)],
-                color=line.get_color(),
-                alpha=0.2,
-            )
+            _plot_band(ax, curves, f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
             ax.set_xlabel("environment frames")
             ax.set_ylabel(label)
     axes[0].set_title("learning: return")
@@ -161,15 +162,7 @@ def dwa_weights(logs: dict[str, list[list[dict]]], out: Path) -> list[Path]:
     for ax, (algo, runs) in zip(axes[0], sorted(with_dwa.items()), strict=False):
         for k, name in enumerate(OBJECTIVES):
             curves = [([r["frames"] for r in recs], [r["dwa_weights"][k] for r in recs]) for recs in runs]
-            xs, mean, std = _mean_band(curves)
-            line = ax.plot(xs, mean, label=name)[0]
-            ax.fill_between(
-                xs,
-                [m - s for m, s in zip(mean, std, strict=True)],
-                [m + s for m, s in zip(mean, std, strict=True)],
-                color=line.get_color(),
-                alpha=0.2,
-            )
+            _plot_band(ax, curves, name)
         ax.set_xlabel("environment frames")
         ax.set_ylabel("DWA weight")
         ax.set_ylim(0, 1)
