@@ -50,7 +50,7 @@ class RunOptions:
     device: str = "cpu"
     out: Path | None = None
     quick: bool = False
-    episodes: int | None = None  # per split and seed; None: the split's own (16 with quick)
+    episodes: int | None = None  # per split and seed; None: the split's own (8 with quick)
     cdf_split: str = "in-dist"
     trace: str | None = None
 
@@ -165,7 +165,7 @@ class MainJob:
     def _episodes(self, split) -> int:
         if self.o.episodes is not None:
             return self.o.episodes
-        return 16 if self.o.quick else split.episodes
+        return 8 if self.o.quick else split.episodes
 
     def _evaluate(self, spec: str, split, seed: int, episodes: int, extra: dict | None = None, latencies=False):
         settings = {**split.env_settings, **(extra or {})}
@@ -245,7 +245,7 @@ class MainJob:
                         specs[0], split.region, split.task_split, split.env_settings, 0, 1, self.o.device
                     )
                     self.results["decision_us"].setdefault(label, {})[str(SCALE_REGIONS[split.name])] = decision_us(
-                        policy, env
+                        policy, env, steps=20 if self.o.quick else 60
                     )
                     progress.advance(task)
         self._save()
