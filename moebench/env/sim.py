@@ -23,13 +23,14 @@ from torch import Tensor
 
 from moebench.env import dynamics, workload
 from moebench.env.settings import EnvSettings
-from moebench.env.tables import RegionTables, every_host_hop, hop_static
+from moebench.env.tables import CANDIDATE_FEATURES, RegionTables, every_host_hop, hop_static
 
 # Bumped whenever a change to the simulator changes what a step computes: it enters every split's
 # fingerprint, so results computed under older dynamics are never ranked with new ones.
 DYNAMICS_VERSION = 1
+NUM_FEATURES = len(CANDIDATE_FEATURES)
 # Width of a history row: the chosen candidate's features and the step's reward_vec.
-HISTORY_FEATURES = 13 + 3
+HISTORY_FEATURES = NUM_FEATURES + 3
 # Columns of SimState.servers and SimState.traps.
 BUSY, RTT, LOSS, SEEN = range(4)
 BAD, TIME = range(2)
@@ -260,22 +261,28 @@ def observe(tables: RegionTables, settings: EnvSettings, state: SimState) -> dic
     """The observation of every element's pending decision; also caches its candidates in `state`."""
     task, step, loc, model, b = _current(tables, state)
     n = tables.num_servers
+    # One concatenation writes the [B, K, 13] features in a single pass (the largest tensor of a step).
     if tables.nearest_mode:
         row = torch.where(loc >= 0, loc, n + task) * tables.num_types + model
         cand = tables.cand_servers.index_select(0, row)  # [B, K]
-        static = tables.cand_block.index_select(0, row)  # [B, K, 8]
+        mask = cand < n
+        static = [tables.cand_block.index_select(0, row)]  # padded slots are zero already
     else:
         cand = tables.cand_servers.index_select(0, model)  # [B, H]
+        mask = cand < n
+        valid = mask.float()
         distance, base, bandwidth = every_host_hop(tables, settings, task, loc, model, cand)
-        hop = torch.stack([distance * 0.01, base * 0.01, bandwidth / 50.0], -1)
-        static = torch.cat([hop, tables.cand_block.index_select(0, model)], -1) * (cand < n)[..., None]
-    mask = cand < n
+        static = [
+            distance.mul_(valid).mul_(0.01).unsqueeze(-1),
+            base.mul_(valid).mul_(0.01).unsqueeze(-1),
+            bandwidth.mul_(valid).mul_(1.0 / 50.0).unsqueeze(-1),
+            tables.cand_block.index_select(0, model),
+        ]
     state.cand, state.cand_mask = cand, mask
     dyn = state.servers.view(-1, 4).index_select(0, state.flat_index(cand)).view(*cand.shape, 4)
     dyn[..., BUSY] = (dyn[..., BUSY] - state.now_ms[:, None]).clamp_min(0.0) * 1e-3
     dyn[..., RTT] *= 1e-3
-    dyn *= mask[..., None]
-    features = torch.cat([static, (cand == loc[:, None])[..., None].float(), dyn], dim=-1)
+    features = torch.cat([*static, (cand == loc[:, None]).unsqueeze(-1).float(), dyn.mul_(mask[..., None])], -1)
     state.cand_features = features
     obs = {
         "candidates": features,

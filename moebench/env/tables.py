@@ -320,9 +320,10 @@ def every_host_hop(
     dots = (src_xyz @ tables.type_xyz.T).view(b, tables.num_types, h)
     dot = dots.gather(1, model.view(b, 1, 1).expand(b, 1, h)).squeeze(1)
     distance = (2.0 * dynamics.EARTH_RADIUS_KM * torch.asin(torch.sqrt(((1.0 - dot) * 0.5).clamp(0.0, 1.0)))).float()
-    wan_bw = torch.minimum(tables.access_bandwidth_mbps[server][:, None], tables.access_bandwidth_mbps[cand])
-    base = torch.full((b, h + 1), settings.wan_hop_ms, device=cand.device)
-    bandwidth = torch.cat([wan_bw, torch.ones(b, 1, device=cand.device)], 1)
+    base = torch.full((b, h + 1), settings.wan_hop_ms, device=cand.device)  # the last column absorbs
+    bandwidth = torch.ones(b, h + 1, device=cand.device)  # links to servers without the model type
+    torch.minimum(tables.access_bandwidth_mbps[server][:, None], tables.access_bandwidth_mbps[cand],
+                  out=bandwidth[:, :h])
     slots = tables.slot_of[model[:, None], tables.out_dst[server]]  # [B, D]
     slots = torch.where(at_user[:, None], h, slots)
     base.scatter_(1, slots, tables.out_latency_ms[server])
