@@ -9,8 +9,8 @@ from rich.console import Console
 
 console = Console()
 
-# (group, module, one-line help). A group whose module is None is listed but not built yet.
-GROUPS: list[tuple[str, str | None, str]] = [
+# (group, module, one-line help): each module has `add_parser(subparsers, name, help_text)`.
+GROUPS: list[tuple[str, str, str]] = [
     (
         "run",
         "moebench.commands.run",
@@ -27,18 +27,6 @@ GROUPS: list[tuple[str, str | None, str]] = [
 ]
 
 
-def _not_built(name: str):
-    def run(args: argparse.Namespace) -> int:
-        console.print(f"moebench {name}: not built yet")
-        return 2
-
-    return run
-
-
 def register_all(sub: argparse._SubParsersAction) -> None:
     for name, module, help_text in GROUPS:
-        if module is None:
-            parser = sub.add_parser(name, help=f"{help_text} (not built yet)")
-            parser.set_defaults(func=_not_built(name))
-        else:
-            importlib.import_module(module).add_parser(sub, name, help_text)
+        importlib.import_module(module).add_parser(sub, name, help_text)
