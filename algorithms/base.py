@@ -80,7 +80,9 @@ class GreedyAction(TensorDictModuleBase):
         self.out_keys = ["action"]
 
     def forward(self, td: TensorDictBase) -> TensorDictBase:
-        logits = self.logits_net(td).get("logits")
+        # The wrapped nn.Module is called on the tensors directly: at batch 1 the TensorDictModule
+        # dispatch would cost more than the network itself.
+        logits = self.logits_net.module(*(td.get(key) for key in self.in_keys))
         mask = td.get("action_mask")
         td.set("action", torch.where(mask, logits, torch.finfo(logits.dtype).min).argmax(-1))
         return td

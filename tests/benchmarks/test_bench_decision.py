@@ -17,8 +17,8 @@ def test_decision(benchmark, region, policy, batch):
     env, act = untrained_policy(policy, region, batch, 32)
     td = env.reset()
     benchmark.extra_info.update(decisions_per_call=batch, candidates=env.num_candidates)
-    with torch.no_grad():
-        run(benchmark, lambda: act(td.clone(False)))
+    with torch.inference_mode():
+        run(benchmark, lambda: act(td))
 
 
 @pytest.mark.parametrize("batch", [1, 1024] if FULL else [1])
@@ -28,5 +28,5 @@ def test_topofree_decision_every_candidate(benchmark, region, batch):
     env, act = untrained_policy("topofree", region, batch, None)
     td = env.reset()
     benchmark.extra_info.update(decisions_per_call=batch, candidates=env.num_candidates)
-    with torch.no_grad():
-        run(benchmark, lambda: act(td.clone(False)))
+    with torch.inference_mode():
+        run(benchmark, lambda: act(td))
