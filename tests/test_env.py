@@ -18,7 +18,7 @@ from torchrl.envs.utils import check_env_specs, step_mdp
 
 from algorithms.heuristics import GreedyPolicy, LeastLoadedPolicy, RandomPolicy, make_heuristic
 from moebench.data import load_region
-from moebench.data.catalog import get_region
+from moebench.data.catalog import get_region, list_regions
 from moebench.data.generate import generate_region
 from moebench.data.region import Region
 from moebench.env import EdgeCloudMoEEnv, EnvSettings, dynamics, make_env, sim
@@ -28,7 +28,7 @@ from moebench.evaluation import evaluate
 F = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
 C = {name: i for i, name in enumerate(CONTEXT_FEATURES)}
 V = {name: i for i, name in enumerate(sim.SERVER_VIEW_FEATURES)}
-SHIPPED = ("CH-500", "GB-1000", "DE-2000")
+SHIPPED = tuple(list_regions())  # every region in data1/
 NON_NEGATIVE = (
     "latency_ms",
     "network_ms",
