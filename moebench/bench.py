@@ -63,10 +63,21 @@ def random_valid_action(td, generator: torch.Generator) -> torch.Tensor:
     return (u * valid).long().clamp_max((valid - 1).clamp_min(0))
 
 
-def env_stepper(region: str, batch: int, k: int | None, torchrl: bool = True, device: str = "cpu", **settings):
+def env_stepper(
+    region: str,
+    batch: int,
+    k: int | None,
+    torchrl: bool = True,
+    device: str = "cpu",
+    compiled: bool = False,
+    **settings,
+):
     """A zero-argument function doing one env step with random valid actions (and auto-reset);
-    with `torchrl=False` the same dynamics are called directly (moebench.env.sim)."""
-    env = make_env(region, batch_size=batch, max_candidates=k, device=device, seed=0, **settings)
+    with `torchrl=False` the same dynamics are called directly (moebench.env.sim); `compiled` builds
+    the env with `compile_dynamics=True` (the first call compiles)."""
+    env = make_env(
+        region, batch_size=batch, max_candidates=k, device=device, seed=0, compile_dynamics=compiled, **settings
+    )
     generator = torch.Generator(device=device).manual_seed(0)
     td = env.reset()
     if torchrl:
@@ -93,12 +104,13 @@ def env_stepper(region: str, batch: int, k: int | None, torchrl: bool = True, de
     return raw_step
 
 
-def measure_env(region: str, batch: int, k: int | None, torchrl: bool = True, repeats: int = 20) -> Measure:
-    step = env_stepper(region, batch, k, torchrl)
+def measure_env(
+    region: str, batch: int, k: int | None, torchrl: bool = True, repeats: int = 20, compiled: bool = False
+) -> Measure:
+    step = env_stepper(region, batch, k, torchrl, compiled=compiled)
     seconds = timeit(step, repeats, warmup=3)
-    return Measure(
-        "env_step" if torchrl else "env_step_raw", {"region": region, "batch": batch, "k": k or "all"}, seconds, batch
-    )
+    name = "env_step_compiled" if compiled else "env_step" if torchrl else "env_step_raw"
+    return Measure(name, {"region": region, "batch": batch, "k": k or "all"}, seconds, batch)
 
 
 def untrained_policy(name: str, region: str, batch: int, k: int | None):

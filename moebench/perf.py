@@ -1,4 +1,4 @@
-"""Process-level settings that make large CPU tensors cheap to allocate.
+"""Process-level speed settings: cheap large CPU allocations, and torch.compile with an eager fallback.
 
 glibc serves large allocations with fresh mmap'd pages and returns them on free, so every step that
 allocates a big observation (B x K x 13 floats) pays a page fault per 4 KiB page. Raising the mmap
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
+import warnings
+from collections.abc import Callable
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -33,3 +36,29 @@ def tune_allocator(threshold_bytes: int = 1 << 30) -> bool:
         return False
     _applied = bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(_M_TRIM_THRESHOLD, threshold_bytes))
     return _applied
+
+
+def compiled(fn: Callable, label: str) -> Callable:
+    """`torch.compile(fn)` (static shapes, one graph) that falls back to `fn` itself, with one warning,
+    when compilation fails (no C++ compiler, an op inductor cannot lower). Compilation happens on the
+    first call, before any of the compiled code runs, so that call can safely be repeated eagerly;
+    errors of later calls are the function's own and propagate."""
+    import torch
+
+    state = {"fn": torch.compile(fn, dynamic=False, fullgraph=True), "first": True}
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if not state["first"]:
+            return state["fn"](*args, **kwargs)
+        try:
+            out = state["fn"](*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - whatever broke compilation, eager still works
+            message = f"torch.compile failed for {label} ({type(err).__name__}: {err}); running eagerly"
+            warnings.warn(message, stacklevel=2)
+            state["fn"] = fn
+            out = fn(*args, **kwargs)
+        state["first"] = False
+        return out
+
+    return call

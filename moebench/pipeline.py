@@ -107,8 +107,12 @@ class MainJob:
             },
         )
         started = time.perf_counter()
-        stages = [("training", self.train), ("evaluation", self.evaluate_splits), ("pareto", self.evaluate_pareto),
-                  ("decision timing", self.measure_decisions)]
+        stages = [
+            ("training", self.train),
+            ("evaluation", self.evaluate_splits),
+            ("pareto", self.evaluate_pareto),
+            ("decision timing", self.measure_decisions),
+        ]
         self.results["completed_stages"] = []
         try:
             for name, stage in stages:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,6 +126,55 @@ def test_same_seed_same_trajectory_bit_for_bit() -> None:
         assert torch.equal(first[key], second[key]), key
     assert not torch.equal(first["next", "metrics", "latency_ms"], other["next", "metrics", "latency_ms"])
     assert not torch.equal(first["context"], other["context"])
+
+
+@pytest.mark.parametrize("max_candidates", [8, None])
+def test_compiled_dynamics_follow_the_eager_trajectory(max_candidates: int | None) -> None:
+    """`compile_dynamics=True` runs the same step as one torch.compile'd graph: same specs, same
+    episodes and resets, rewards equal to float32 rounding, and no fallback to eager."""
+
+    def rollout(compiled: bool) -> TensorDictBase:
+        env = make_env(
+            "CH-500",
+            batch_size=8,
+            max_candidates=max_candidates,
+            seed=3,
+            tasks_per_episode=3,
+            compile_dynamics=compiled,
+        )
+        if compiled:
+            check_env_specs(env)
+            env.set_seed(3)
+        return env.rollout(60, RandomPolicy(seed=1), break_when_any_done=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fallback to eager would warn
+        fast = rollout(True)
+    slow = rollout(False)
+    assert bool(slow["next", "done"].any())  # resets happened within the rollout
+    assert torch.equal(fast["action"], slow["action"])
+    assert torch.equal(fast["next", "done"], slow["next", "done"])
+    assert torch.equal(fast["next", "action_mask"], slow["next", "action_mask"])
+    for key in (("next", "reward"), ("next", "candidates"), ("next", "context"), ("next", "metrics", "latency_ms")):
+        torch.testing.assert_close(fast[key], slow[key], rtol=1e-5, atol=1e-5, msg=str(key))
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch) -> None:
+    def broken_compile(fn, **kwargs):
+        def fail(*args, **kw):
+            raise RuntimeError("no C++ compiler here")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(UserWarning, match="running eagerly"):
+        env = make_env("CH-500", batch_size=4, max_candidates=8, seed=5, compile_dynamics=True)
+        fallback = env.rollout(30, RandomPolicy(seed=2), break_when_any_done=False)
+    eager = make_env("CH-500", batch_size=4, max_candidates=8, seed=5).rollout(
+        30, RandomPolicy(seed=2), break_when_any_done=False
+    )
+    for key in fallback.keys(True, True):
+        assert torch.equal(fallback[key], eager[key]), key
 
 
 # --- episodes and partial resets -------------------------------------------------------------------

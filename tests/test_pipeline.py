@@ -12,8 +12,15 @@ FIGURES = ("learning_curves", "latency_cdf", "cost_breakdown", "pareto", "dwa_we
 
 
 def small(tmp_path, **changes) -> RunOptions:
-    options = dict(algos=["topofree"], seeds=[0], frames=20_480, splits=["in-dist", "zs-scale-1000"], quick=True,
-                   episodes=4, out=tmp_path / "run")
+    options = dict(
+        algos=["topofree"],
+        seeds=[0],
+        frames=20_480,
+        splits=["in-dist", "zs-scale-1000"],
+        quick=True,
+        episodes=4,
+        out=tmp_path / "run",
+    )
     options.update(changes)
     return RunOptions(**options)
 

@@ -13,6 +13,8 @@ from rich.table import Table
 from moebench.commands import console
 
 POLICIES = ["greedy", "expert", "topofree", "ppo", "gnn-ppo", "trans-ppo", "stark"]
+# how each env-step measure runs: through torchrl, the bare dynamics, or torchrl with compiled dynamics
+ENV_PATHS = {"env_step": "torchrl", "env_step_raw": "raw dynamics", "env_step_compiled": "torchrl, compiled"}
 TRAINED = ["topofree", "ppo", "pfppo", "ppo-cn", "a3c", "stark", "trans-ppo", "gnn-ppo"]
 
 
@@ -20,9 +22,10 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     parser = sub.add_parser(
         name,
         help=help_text,
-        description="Measure env steps/s over batch x region x candidates (through torchrl and raw), policy "
-        "decision time, one training iteration per learning entry, and region loading and generation. Prints "
-        "tables and the growth ratios from 500 to 2000 servers; --json writes every figure.",
+        description="Measure env steps/s over batch x region x candidates (through torchrl, raw, and with "
+        "compiled dynamics), policy decision time, one training iteration per learning entry, and region "
+        "loading and generation. Prints tables and the growth ratios from 500 to 2000 servers; --json writes "
+        "every figure.",
     )
     parser.add_argument("--quick", action="store_true", help="a short version (a minute or two)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
@@ -42,6 +45,9 @@ def plan(quick: bool) -> list[tuple[str, tuple]]:
     for batch in [1024] if quick else [1024, 4096]:
         for region in regions:
             jobs.append(("env", (region, batch, 32, False)))
+    for region in ["CH-500"] if quick else regions:  # compile_dynamics=True (each compiles first)
+        for k in (32, None):
+            jobs.append(("env_compiled", (region, 1024 if quick else 4096, k)))
     policies = ["greedy", "topofree", "gnn-ppo"] if quick else POLICIES
     for region in regions:
         for batch in (1, 1024):
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     measures = []
     runners = {
         "env": lambda a: bench.measure_env(*a, repeats=5 if args.quick else 20),
+        "env_compiled": lambda a: bench.measure_env(*a, repeats=5 if args.quick else 20, compiled=True),
         "decision": lambda a: bench.measure_decision(*a, repeats=5 if args.quick else 20),
         "train": lambda a: bench.measure_training(*a),
         "load": lambda a: bench.measure_load(*a),
@@ -135,6 +142,13 @@ def summarize(rows: list[dict]) -> dict:
                 _find(rows, name="env_step", region="DE-2000", batch=batch, k=32), small
             )
             break
+    for batch in (4096, 1024):
+        fast = _find(rows, name="env_step_compiled", region="CH-500", batch=batch, k=32)
+        if fast:
+            every = _find(rows, name="env_step_compiled", region="CH-500", batch=batch, k="all")
+            out["env_steps_per_s_k32_compiled"] = {"batch": batch, "value": fast["per_second"]}
+            out["env_steps_per_s_all_compiled"] = {"batch": batch, "value": every["per_second"] if every else math.nan}
+            break
     out["torchrl_overhead_b1024"] = ratio(
         _find(rows, name="env_step", region="CH-500", batch=1024, k=32),
         _find(rows, name="env_step_raw", region="CH-500", batch=1024, k=32),
@@ -168,15 +182,15 @@ def summarize(rows: list[dict]) -> dict:
 
 def print_tables(rows: list[dict], summary: dict) -> None:
     env = Table(title="env steps per second (random valid actions)")
-    for col in ("region", "batch", "K", "torchrl", "steps/s", "us/step"):
+    for col in ("region", "batch", "K", "path", "steps/s", "us/step"):
         env.add_column(col, justify="right")
     for r in rows:
-        if r["name"] in ("env_step", "env_step_raw"):
+        if r["name"] in ENV_PATHS:
             env.add_row(
                 r["region"],
                 str(r["batch"]),
                 str(r["k"]),
-                "yes" if r["name"] == "env_step" else "no (raw)",
+                ENV_PATHS[r["name"]],
                 f"{r['per_second']:,.0f}",
                 f"{1e6 * r['seconds_per_call']:,.0f}",
             )
@@ -227,6 +241,8 @@ def readme_markdown(rows: list[dict], summary: dict, quick: bool) -> str:
 
     k32 = summary.get("env_steps_per_s_k32", {})
     every = summary.get("env_steps_per_s_all", {})
+    k32c = summary.get("env_steps_per_s_k32_compiled", {})
+    everyc = summary.get("env_steps_per_s_all_compiled", {})
     lines = [
         f"`moebench bench{' --quick' if quick else ''} --readme` at commit `{git_commit()}` "
         f"(torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}):",
@@ -235,6 +251,10 @@ def readme_markdown(rows: list[dict], summary: dict, quick: bool) -> str:
         "|---|---|",
         f"| env steps/s, CH-500, K=32, B={k32.get('batch', '-')} | {num(k32.get('value', math.nan))} |",
         f"| env steps/s, CH-500, every candidate, B={every.get('batch', '-')} | {num(every.get('value', math.nan))} |",
+        f"| the same with `compile_dynamics=True`, K=32, B={k32c.get('batch', '-')} | "
+        f"{num(k32c.get('value', math.nan))} |",
+        f"| the same with `compile_dynamics=True`, every candidate, B={everyc.get('batch', '-')} | "
+        f"{num(everyc.get('value', math.nan))} |",
         f"| step cost DE-2000 / CH-500 at K=32 | {num(summary['env_growth_500_to_2000_k32'], '{:.2f}x')} |",
         f"| torchrl step / raw dynamics at B=1024 | {num(summary['torchrl_overhead_b1024'], '{:.2f}x')} |",
         f"| TopoFreeRL decision, batch 1, every candidate, DE-2000 | "
@@ -251,8 +271,8 @@ def readme_markdown(rows: list[dict], summary: dict, quick: bool) -> str:
         lines.append(f"| {key} | {num(ratio['k32'], '{:.1f}x')} | {num(ratio['all'], '{:.1f}x')} |")
     lines += ["", "| env step | region | B | K | steps/s |", "|---|---|---|---|---|"]
     for r in rows:
-        if r["name"] in ("env_step", "env_step_raw"):
-            kind = "torchrl" if r["name"] == "env_step" else "raw"
+        if r["name"] in ENV_PATHS:
+            kind = ENV_PATHS[r["name"]]
             lines.append(f"| {kind} | {r['region']} | {r['batch']} | {r['k']} | {r['per_second']:,.0f} |")
     lines += ["", "| decision | region | B | K | us per decision |", "|---|---|---|---|---|"]
     for r in rows:

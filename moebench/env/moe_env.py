@@ -7,6 +7,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Binary, Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
+from moebench import perf
 from moebench.data.region import Region
 from moebench.env import sim, workload
 from moebench.env.settings import EnvSettings
@@ -83,7 +84,11 @@ class EdgeCloudMoEEnv(EnvBase):
 
     Settings:
         `EnvSettings` (moebench/env/settings.py): every field with its unit and default. Trap
-        parameters left at None come from the region's trap_config.json.
+        parameters left at None come from the region's trap_config.json. `compile_dynamics=True`
+        runs `sim.step` and `sim.observe` as torch.compile'd graphs (the first step compiles; eager
+        with a warning if compilation fails); results match eager to float32 rounding, not bit for
+        bit, so evaluation runs eagerly. (torchrl's own `compile=` compiles the whole
+        `step_and_maybe_reset`, TensorDict code included.)
     """
 
     batch_locked = True
@@ -96,6 +101,7 @@ class EdgeCloudMoEEnv(EnvBase):
         device: str | torch.device = "cpu",
         seed: int | None = 0,
         settings: EnvSettings | None = None,
+        compile_dynamics: bool = False,
         **overrides,
     ) -> None:
         settings = (settings or EnvSettings()).replace(**overrides) if overrides else (settings or EnvSettings())
@@ -118,6 +124,12 @@ class EdgeCloudMoEEnv(EnvBase):
             raise UserError(f"region {region.name} has no {split!r} tasks")
         self.trace = workload.load_trace(settings.trace) if settings.trace else None
         self.trap_rates = sim.trap_rates_per_ms(settings)
+        # compile_dynamics: the step and the observation run as torch.compile'd graphs (eager if that
+        # fails). Same dynamics, but floating-point results may differ from eager in the last bits,
+        # so evaluation and the leaderboard always run eagerly; it is for large-batch throughput.
+        self.compiled = compile_dynamics
+        self._sim_step = perf.compiled(sim.step, "the env step") if compile_dynamics else sim.step
+        self._observe = perf.compiled(sim.observe, "the env observation") if compile_dynamics else sim.observe
         self.rng = torch.Generator(device=device)
         self.state = sim.new_state(self.tables, settings, batch_size, device)
         self._make_specs()
@@ -160,7 +172,9 @@ class EdgeCloudMoEEnv(EnvBase):
         self.rng.manual_seed(int(seed) if seed is not None else 0)
 
     def _observation(self) -> dict:
-        obs = sim.observe(self.tables, self.settings, self.state)
+        return self._with_graph(self._observe(self.tables, self.settings, self.state))
+
+    def _with_graph(self, obs: dict) -> dict:
         if self.settings.full_view:
             b = self.batch_size[0]
             obs["edge_index"] = self.tables.edge_index.expand(b, -1, -1)
@@ -182,8 +196,9 @@ class EdgeCloudMoEEnv(EnvBase):
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         uniform = torch.rand(self.batch_size[0], sim.NUM_DRAWS, generator=self.rng, device=self.device)
-        out = sim.advance(self.tables, self.settings, self.state, tensordict.get("action"), uniform, self.trap_rates)
-        obs = self._observation()
+        action = tensordict.get("action")
+        out, obs = self._sim_step(self.tables, self.settings, self.state, action, uniform, self.trap_rates)
+        obs = self._with_graph(obs)
         obs["metrics"] = TensorDict(out["metrics"], batch_size=self.batch_size)
         obs["reward_vec"] = out["reward_vec"]
         obs["reward"] = out["reward"]
@@ -207,6 +222,7 @@ def make_env(
     seed: int | None = 0,
     settings: EnvSettings | None = None,
     data_dir: str | None = None,
+    compile_dynamics: bool = False,
     **overrides,
 ) -> EdgeCloudMoEEnv:
     """Build the env on a region (a `Region`, a shipped region's name or a folder path)."""
@@ -219,5 +235,6 @@ def make_env(
         device=device,
         seed=seed,
         settings=settings,
+        compile_dynamics=compile_dynamics,
         **overrides,
     )

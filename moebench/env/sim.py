@@ -252,6 +252,38 @@ def resolve_traps(
     return bad.view(servers.shape)
 
 
+def _resolve_hop_traps(
+    tables: RegionTables,
+    trap_rates: tuple[float, float],
+    state: SimState,
+    src: Tensor,
+    dst: Tensor,
+    now_ms: Tensor,
+    uniform: Tensor,
+) -> Tensor:
+    """`resolve_traps` on the destination, then on the source of a hop ([B] each): is either bad?
+
+    The same draws as two `resolve_traps` calls in that order, with one read and one write of the
+    trap table, so a compiled step updates it in place (two writes make torch.compile copy it)."""
+    flat_dst, flat_src = state.flat_index(dst), state.flat_index(src)
+    traps = state.traps.view(-1, 2)
+    before = traps.index_select(0, torch.cat([flat_dst, flat_src]))
+    before_dst, before_src = before[: dst.numel()], before[dst.numel() :]
+    p_dst = dynamics.trap_bad_probability(before_dst[:, BAD], now_ms - before_dst[:, TIME], *trap_rates)
+    bad_dst = ((uniform[:, U_TRAP_DST] < p_dst) & tables.trap_mask[dst]).float()
+    # a hop that stays on one server looks at it twice: the second look sees the first one's record
+    same = src == dst
+    src_state = torch.where(same, bad_dst, before_src[:, BAD])
+    src_time = torch.where(same, now_ms, before_src[:, TIME])
+    p_src = dynamics.trap_bad_probability(src_state, now_ms - src_time, *trap_rates)
+    bad_src = ((uniform[:, U_TRAP_SRC] < p_src) & tables.trap_mask[src]).float()
+    # where src == dst both rows are one: write the last look's state to both, so the order is moot
+    record_dst = torch.stack([torch.where(same, bad_src, bad_dst), now_ms], -1)
+    record_src = torch.stack([bad_src, now_ms], -1)
+    traps.index_put_((torch.cat([flat_dst, flat_src]),), torch.cat([record_dst, record_src]))
+    return (bad_dst > 0.5) | (bad_src > 0.5)
+
+
 def trap_rates_per_ms(settings: EnvSettings) -> tuple[float, float]:
     """(good -> bad, bad -> good) transition rates per ms of a trap (settings resolved on a region)."""
     return settings.trap_rate_per_s * 1e-3, 1.0 / (settings.trap_bad_len_s * 1e3)
@@ -516,8 +548,7 @@ def advance(
         distance, base, bandwidth = hop_static(tables, settings, loc, lat, lon, dst)
 
     src = torch.where(at_user, torch.full_like(loc, n), loc)
-    bad = resolve_traps(tables, trap_rates, state, dst, now, uniform[:, U_TRAP_DST])
-    bad = (bad | resolve_traps(tables, trap_rates, state, src, now, uniform[:, U_TRAP_SRC])) & ~stay
+    bad = _resolve_hop_traps(tables, trap_rates, state, src, dst, now, uniform) & ~stay
     extra = torch.where(bad, dynamics.exponential(uniform[:, U_EXTRA], settings.trap_extra_latency_ms), 0.0)
     loss = torch.where(bad, settings.trap_loss, 0.0)
     out = _outcome(
@@ -605,3 +636,16 @@ def advance(
         "done": (state.done_tasks >= settings.tasks_per_episode)[:, None],
         "metrics": metrics,
     }
+
+
+def step(
+    tables: RegionTables,
+    settings: EnvSettings,
+    state: SimState,
+    action: Tensor,
+    uniform: Tensor,
+    trap_rates: tuple[float, float],
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """`advance`, then `observe` the next decision: one function, so it compiles to one graph."""
+    out = advance(tables, settings, state, action, uniform, trap_rates)
+    return out, observe(tables, settings, state)
