@@ -28,6 +28,10 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+_UMASK = os.umask(0o022)  # reading the umask means setting it: read it once, put it back
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename, so a reader
     never sees a half-written file and an interrupted write leaves the old file intact."""
@@ -39,6 +43,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it 0600; give it what a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

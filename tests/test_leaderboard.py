@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -517,3 +518,16 @@ def test_cli_submit_show_and_render(evaluated, tmp_path, monkeypatch, capsys):
 def test_unknown_backend_is_a_user_error():
     with pytest.raises(UserError, match="unknown backend 'slurm'"):
         runner.run_jobs([], backend="slurm")
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path) -> None:
+    """Results and bench figures are meant to be read by others: not mkstemp's private 0600."""
+    from moebench.provenance import atomic_write_json
+
+    target = tmp_path / "result.json"
+    atomic_write_json(target, {"a": 1})
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
