@@ -113,6 +113,14 @@ def measure_env(
     return Measure(name, {"region": region, "batch": batch, "k": k or "all"}, seconds, batch)
 
 
+def decision_policies() -> list[str]:
+    """Every registry entry whose decision time the suite measures: all of them (heuristics, the
+    oracle and the learning entries), in registry order."""
+    from algorithms.registry import REGISTRY
+
+    return list(REGISTRY)
+
+
 def untrained_policy(name: str, region: str, batch: int, k: int | None):
     """(env, policy) for a registry entry: heuristics as they are, learning entries with freshly
     initialized weights (a decision costs the same whatever the weights)."""

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from moebench.commands import console
 
-POLICIES = ["greedy", "expert", "topofree", "ppo", "gnn-ppo", "trans-ppo", "stark"]
 # how each env-step measure runs: through torchrl, the bare dynamics, or torchrl with compiled dynamics
 ENV_PATHS = {"env_step": "torchrl", "env_step_raw": "raw dynamics", "env_step_compiled": "torchrl, compiled"}
 TRAINED = ["topofree", "ppo", "pfppo", "ppo-cn", "a3c", "stark", "trans-ppo", "gnn-ppo"]
@@ -34,6 +33,12 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     parser.set_defaults(func=run)
 
 
+def bench_policies() -> list[str]:
+    from moebench.bench import decision_policies
+
+    return decision_policies()
+
+
 def plan(quick: bool) -> list[tuple[str, tuple]]:
     regions = ["CH-500", "GB-1000", "DE-2000"]
     batches = [1, 1024] if quick else [1, 64, 1024, 4096]
@@ -48,7 +53,7 @@ def plan(quick: bool) -> list[tuple[str, tuple]]:
     for region in ["CH-500"] if quick else regions:  # compile_dynamics=True (each compiles first)
         for k in (32, None):
             jobs.append(("env_compiled", (region, 1024 if quick else 4096, k)))
-    policies = ["greedy", "topofree", "gnn-ppo"] if quick else POLICIES
+    policies = ["greedy", "topofree", "gnn-ppo"] if quick else bench_policies()
     for region in regions:
         for batch in (1, 1024):
             for policy in policies:

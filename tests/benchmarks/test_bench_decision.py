@@ -1,13 +1,14 @@
-"""Decision latency per registry policy at batch 1 and 1024 on the three regions."""
+"""Decision latency of every registry entry (heuristics, oracle, learning entries with fresh weights)
+at batch 1 and 1024 on the three regions."""
 
 import pytest
 import torch
 
-from moebench.bench import untrained_policy
+from moebench.bench import decision_policies, untrained_policy
 
 from .conftest import FULL, REGIONS, run
 
-POLICIES = ["greedy", "expert", "topofree", "ppo", "gnn-ppo", "trans-ppo", "stark"]
+POLICIES = decision_policies()
 
 
 @pytest.mark.parametrize("batch", [1, 1024] if FULL else [1])
