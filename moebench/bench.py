@@ -146,7 +146,7 @@ def measure_decision(name: str, region: str, batch: int, k: int | None, repeats:
     for _ in range(3):  # a few real steps, so queues and telemetry are not all zero
         td = env.step_and_maybe_reset(policy(td))[1]
     with torch.inference_mode():
-        seconds = timeit(lambda: policy(td), repeats)  # writing the same action again is harmless
+        seconds = timeit(lambda: policy(td), repeats, warmup=5)  # writing the same action again is harmless
     return Measure(
         "decision", {"policy": name, "region": region, "batch": batch, "k": env.num_candidates}, seconds, batch
     )
