@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from tensordict import TensorDictBase
 from torch import Tensor, nn
 from torchrl.objectives import A2CLoss
 
@@ -81,13 +82,23 @@ class A3C(PPO):
         )
 
 
+def worker_rollout(env, actor, td: TensorDictBase, steps: int) -> tuple[TensorDictBase, TensorDictBase]:
+    """`steps` steps of `env` from `td` with actions *sampled* from `actor` (a bare `env.rollout`
+    would take the actor's deterministic mode: no exploration, and a policy gradient of the wrong
+    actions). Rollouts continue where the last one stopped, so episodes span several n-step
+    updates. Returns the rollout and the tensordict to continue from."""
+    from torchrl.envs.utils import ExplorationType, set_exploration_type, step_mdp
+
+    with set_exploration_type(ExplorationType.RANDOM):
+        data = env.rollout(steps, policy=actor, auto_reset=False, tensordict=td, break_when_any_done=False)
+    return data, env.maybe_reset(step_mdp(data[..., -1]))
+
+
 def worker_main(
     rank: int, cfg_dict: dict, shared_params: list[Tensor], optimizer: SharedAdam, updates: Tensor, inbox, outbox
 ) -> None:
     """One A3C worker: waits for an iteration number, runs one rollout and one asynchronous update on
     the shared weights, reports its statistics; `None` ends it."""
-    from torchrl.envs.utils import step_mdp
-
     from algorithms.registry import get_entry
     from algorithms.trainer import rollout_stats
     from moebench.env import make_env
@@ -117,11 +128,7 @@ def worker_main(
                 for mine, shared in zip(local_params, shared_params, strict=True):
                     mine.copy_(shared)
             local.loss.entropy_coeff.fill_(entropy_coef)
-            # rollouts continue where the last one stopped: episodes span several n-step updates
-            data = env.rollout(
-                cfg.rollout_len, policy=local.actor, auto_reset=False, tensordict=td, break_when_any_done=False
-            )
-            td = env.maybe_reset(step_mdp(data[..., -1]))
+            data, td = worker_rollout(env, local.actor, td, cfg.rollout_len)
             stats = rollout_stats(data)
             returns = []
             reward, done = data.get(("next", "reward")).squeeze(-1), data.get(("next", "done")).squeeze(-1)

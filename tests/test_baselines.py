@@ -101,6 +101,23 @@ def test_a3c_workers_update_one_shared_model(tmp_path):
     assert lines[-1]["worker_updates"] == [2, 2]
 
 
+def test_a3c_worker_rollouts_sample_from_the_policy():
+    """A worker explores: its rollout actions are drawn from the policy's distribution, not its mode
+    (an untrained policy is near uniform, so the actions must differ from the argmax on most steps)."""
+    from algorithms.a3c import A3C, worker_rollout
+
+    cfg = get_entry("a3c").make_config()
+    env = make_env("CH-500", batch_size=16, seed=0, **cfg.env)
+    torch.manual_seed(0)
+    actor = A3C(cfg, env).actor
+    data, next_td = worker_rollout(env, actor, env.reset(), 20)
+    assert data.batch_size == torch.Size([16, 20]) and next_td.batch_size == torch.Size([16])
+    with torch.no_grad():
+        mode = actor(data.exclude("action").clone())["action"]  # outside the context: deterministic
+    assert float((data["action"] != mode).float().mean()) > 0.5
+    assert bool(data["action_mask"].gather(-1, data["action"].unsqueeze(-1)).all())  # only valid slots
+
+
 # --- STARK ---------------------------------------------------------------------------------------
 def test_stark_imitation_loss_falls_and_matches_the_expert_on_held_out_steps(tmp_path):
     cfg = get_entry("stark").make_config(
