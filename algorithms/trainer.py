@@ -24,7 +24,7 @@ from algorithms.checkpoint import load_checkpoint, save_checkpoint
 from algorithms.registry import get_entry
 from moebench.env import make_env
 from moebench.errors import UserError
-from moebench.provenance import atomic_write_bytes, atomic_write_json, git_commit
+from moebench.provenance import atomic_write_bytes, atomic_write_json, git_commit, json_line
 
 CHECKPOINT = "checkpoint.pt"
 FINAL = "final.pt"
@@ -216,7 +216,7 @@ class Trainer:
         self.iteration += 1
         self.last = {"iteration": self.iteration - 1, "frames": self.frames, **record}
         with (self.out / LOG).open("a") as handle:
-            handle.write(json.dumps(self.last) + "\n")
+            handle.write(json_line(self.last) + "\n")  # NaN (no episode ended this iteration) -> null
         if self.iteration % self.cfg.checkpoint_every == 0 or self.iteration == self.cfg.iterations:
             self._checkpoint(self.out / CHECKPOINT, self.env, self.algo, self.optimizer, self.iteration, self.frames)
         if self.progress is not None:
@@ -224,10 +224,17 @@ class Trainer:
                 self.task,
                 completed=self.iteration,
                 fps=record.get("frames_per_s", 0.0),
-                ret=record["return"],
+                ret=self._shown_return(record["return"]),
                 lat=record["task_latency_ms"],
                 cost=record["compute_cost_per_task"] + record["transfer_cost_per_task"],
             )
+
+    def _shown_return(self, value: float) -> float:
+        """The return to display: this iteration's, or the last one seen where no episode ended
+        (A3C's short rollouts end episodes only every few iterations)."""
+        if value == value:  # not NaN
+            self._last_return = value
+        return getattr(self, "_last_return", value)
 
     def _loop_sync(self) -> None:
         cfg, env, algo, optimizer = self.cfg, self.env, self.algo, self.optimizer

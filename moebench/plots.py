@@ -83,13 +83,19 @@ def learning_curves(logs: dict[str, list[list[dict]]], out: Path, smoothing: flo
         for ax, (key, label) in zip(axes, panels, strict=True):
             curves = []
             for records in runs:
-                xs = [r["frames"] for r in records]
                 if key == "cost_per_task":
-                    ys = [r["compute_cost_per_task"] + r["transfer_cost_per_task"] for r in records]
-                else:
-                    ys = [r[key] for r in records]
-                curves.append((xs, _ema(ys, smoothing)))
-            _plot_band(ax, curves, f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+                    points = [
+                        (r["frames"], r["compute_cost_per_task"] + r["transfer_cost_per_task"])
+                        for r in records
+                        if r.get("compute_cost_per_task") is not None and r.get("transfer_cost_per_task") is not None
+                    ]
+                else:  # iterations in which no episode ended log null: skip them
+                    points = [(r["frames"], r[key]) for r in records if r.get(key) is not None and r[key] == r[key]]
+                if points:
+                    xs, ys = zip(*points, strict=True)
+                    curves.append((list(xs), _ema(list(ys), smoothing)))
+            if curves:
+                _plot_band(ax, curves, f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
             ax.set_xlabel("environment frames")
             ax.set_ylabel(label)
     axes[0].set_title("learning: return")

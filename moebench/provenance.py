@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -50,5 +51,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def json_safe(value):
+    """`value` with every NaN or infinite float replaced by None, so that it serializes to strict JSON
+    (NaN is not JSON: jq, JavaScript and most other readers reject it)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def json_line(value) -> str:
+    """One strict-JSON line (non-finite floats as null)."""
+    return json.dumps(json_safe(value), allow_nan=False)
+
+
 def atomic_write_json(path: str | os.PathLike, value) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=False) + "\n").encode())
+    text = json.dumps(json_safe(value), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())

@@ -531,3 +531,15 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path) -> None:
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
+
+
+def test_json_outputs_are_strict_json(tmp_path) -> None:
+    """Non-finite numbers (a figure that was not measured, an iteration without a finished episode)
+    are written as null: NaN and Infinity are not JSON."""
+    from moebench.provenance import atomic_write_json, json_line
+
+    value = {"a": math.nan, "b": [1.0, math.inf, -math.inf], "c": {"d": 2.5}, "e": "NaN"}
+    expected = {"a": None, "b": [1.0, None, None], "c": {"d": 2.5}, "e": "NaN"}
+    assert json.loads(json_line(value)) == expected
+    atomic_write_json(tmp_path / "x.json", value)
+    assert json.loads((tmp_path / "x.json").read_text()) == expected

@@ -95,3 +95,21 @@ def test_refuses_bad_options(tmp_path, capsys):
     assert main(["run", "--splits", "nope", "--out", str(tmp_path / "y")]) == 1
     assert "unknown split" in capsys.readouterr().err
     assert main(["run", "--frames", "0", "--out", str(tmp_path / "z")]) == 1
+
+
+def test_learning_curves_skip_iterations_without_a_finished_episode(tmp_path):
+    """A3C logs null returns where no episode ended; the curves skip those points."""
+    from moebench.plots import learning_curves
+
+    def record(i, ret):
+        return {
+            "frames": 1000 * (i + 1),
+            "return": ret,
+            "task_latency_ms": 100.0 + i,
+            "compute_cost_per_task": 0.02,
+            "transfer_cost_per_task": 0.0001,
+        }
+
+    logs = {"a3c": [[record(i, None if i % 4 else -30.0 + i) for i in range(12)]], "none": [[record(0, None)]]}
+    paths = learning_curves(logs, tmp_path)
+    assert paths and all(p.stat().st_size > 0 for p in paths)
