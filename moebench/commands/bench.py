@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -185,6 +184,8 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def print_tables(rows: list[dict], summary: dict) -> None:
+    from moebench.provenance import json_line
+
     env = Table(title="env steps per second (random valid actions)")
     for col in ("region", "batch", "K", "path", "steps/s", "us/step"):
         env.add_column(col, justify="right")
@@ -229,7 +230,7 @@ def print_tables(rows: list[dict], summary: dict) -> None:
         elif r["name"] == "generate_region":
             other.add_row("generate region", f"{r['country']} {r['servers']}", f"{r['seconds_per_call']:.2f} s")
     console.print(other)
-    console.print_json(json.dumps(summary))
+    console.print_json(json_line(summary))
 
 
 def readme_markdown(rows: list[dict], summary: dict, quick: bool) -> str:
