@@ -127,7 +127,7 @@ class EdgeCloudMoEEnv(EnvBase):
         # compile_dynamics: the step and the observation run as torch.compile'd graphs (eager if that
         # fails). Same dynamics, but floating-point results may differ from eager in the last bits,
         # so evaluation and the leaderboard always run eagerly; it is for large-batch throughput.
-        self.compiled = compile_dynamics
+        self.compile_dynamics = compile_dynamics
         self._sim_step = perf.compiled(sim.step, "the env step") if compile_dynamics else sim.step
         self._observe = perf.compiled(sim.observe, "the env observation") if compile_dynamics else sim.observe
         self.rng = torch.Generator(device=device)
