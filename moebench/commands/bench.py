@@ -64,6 +64,9 @@ def plan(quick: bool) -> list[tuple[str, tuple]]:
     for region in ["CH-500"] if quick else regions:
         for k in (32, None):
             jobs.append(("env_compiled", (region, 1024 if quick else 4096, k)))
+    if not quick:  # small batches, where per-op overhead dominates the eager step
+        for batch in (1, 64, 1024):
+            jobs.append(("env_compiled", ("CH-500", batch, 32)))
     return jobs
 
 
