@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import functools
 import sys
+import types
 import warnings
 from collections.abc import Callable
 
@@ -45,7 +46,12 @@ def compiled(fn: Callable, label: str) -> Callable:
     errors of later calls are the function's own and propagate."""
     import torch
 
-    state = {"fn": torch.compile(fn, dynamic=False, fullgraph=True), "first": True}
+    # torch.compile caches graphs per code object, at most `recompile_limit` (8) of them: compiling
+    # a private copy of the function gives every caller (every env) its own cache, so a process can
+    # hold any number of compiled envs of different shapes and settings.
+    private = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    private.__kwdefaults__ = fn.__kwdefaults__
+    state = {"fn": torch.compile(private, dynamic=False, fullgraph=True), "first": True}
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
