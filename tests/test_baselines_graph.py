@@ -6,6 +6,7 @@ from collections import deque
 
 import pytest
 import torch
+from test_topofree import F, inputs
 
 from algorithms.checkpoint import policy_from_checkpoint
 from algorithms.gnn_ppo import POLICY_KEYS, GraphScorer
@@ -14,10 +15,8 @@ from algorithms.topofree import SEScorer
 from algorithms.trainer import FINAL, Trainer
 from algorithms.trans_ppo import TransformerScorer
 from moebench import make_env
-from moebench.env.tables import CANDIDATE_FEATURES, CONTEXT_FEATURES
 from moebench.errors import UserError
 
-F, G = len(CANDIDATE_FEATURES), len(CONTEXT_FEATURES)
 TINY = dict(region="CH-500", num_envs=4, rollout_len=20, minibatch_size=40, epochs=2, checkpoint_every=1)
 
 
@@ -149,15 +148,6 @@ def test_gnn_refuses_an_env_without_the_full_view():
 
 
 # --- Transformer PPO ------------------------------------------------------------------------------
-
-
-def inputs(batch: int, k: int, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    candidates = torch.rand(batch, k, F, generator=g)
-    mask = torch.ones(batch, k, dtype=torch.bool)
-    context = torch.rand(batch, G, generator=g)
-    preference = torch.softmax(torch.rand(batch, 3, generator=g), -1)
-    return candidates, mask, context, preference
 
 
 @pytest.fixture(params=["eval", "train"])

@@ -32,12 +32,6 @@ def add_parser(sub: argparse._SubParsersAction, name: str, help_text: str) -> No
     parser.set_defaults(func=run)
 
 
-def bench_policies() -> list[str]:
-    from moebench.bench import decision_policies
-
-    return decision_policies()
-
-
 def plan(quick: bool) -> list[tuple[str, tuple]]:
     regions = ["CH-500", "GB-1000", "DE-2000"]
     batches = [1, 1024] if quick else [1, 64, 1024, 4096]
@@ -49,7 +43,9 @@ def plan(quick: bool) -> list[tuple[str, tuple]]:
     for batch in [1024] if quick else [1024, 4096]:
         for region in regions:
             jobs.append(("env", (region, batch, 32, False)))
-    policies = ["greedy", "topofree", "gnn-ppo"] if quick else bench_policies()
+    from moebench.bench import decision_policies
+
+    policies = ["greedy", "topofree", "gnn-ppo"] if quick else decision_policies()
     for region in regions:
         for batch in (1, 1024):
             for policy in policies:

@@ -246,10 +246,24 @@ def resolve_traps(
     traps = state.traps.view(-1, 2)
     before = traps.index_select(0, flat)
     now = now_ms.expand(servers.shape).reshape(-1)
-    p_bad = dynamics.trap_bad_probability(before[:, BAD], now - before[:, TIME], *trap_rates)
-    bad = (uniform.reshape(-1) < p_bad) & tables.trap_mask[servers.reshape(-1)]
+    bad = _look(tables, trap_rates, before[:, BAD], before[:, TIME], now, uniform.reshape(-1), servers.reshape(-1))
     traps.index_copy_(0, flat, torch.stack([bad.float(), now], -1))
     return bad.view(servers.shape)
+
+
+def _look(
+    tables: RegionTables,
+    trap_rates: tuple[float, float],
+    bad: Tensor,
+    since_ms: Tensor,
+    now_ms: Tensor,
+    uniform: Tensor,
+    servers: Tensor,
+) -> Tensor:
+    """Draw whether `servers` are bad at `now_ms`, given their state `bad` (0/1) recorded at `since_ms`
+    (only trap servers can be)."""
+    p_bad = dynamics.trap_bad_probability(bad, now_ms - since_ms, *trap_rates)
+    return (uniform < p_bad) & tables.trap_mask[servers]
 
 
 def _resolve_hop_traps(
@@ -269,19 +283,17 @@ def _resolve_hop_traps(
     traps = state.traps.view(-1, 2)
     before = traps.index_select(0, torch.cat([flat_dst, flat_src]))
     before_dst, before_src = before[: dst.numel()], before[dst.numel() :]
-    p_dst = dynamics.trap_bad_probability(before_dst[:, BAD], now_ms - before_dst[:, TIME], *trap_rates)
-    bad_dst = ((uniform[:, U_TRAP_DST] < p_dst) & tables.trap_mask[dst]).float()
+    bad_dst = _look(tables, trap_rates, before_dst[:, BAD], before_dst[:, TIME], now_ms, uniform[:, U_TRAP_DST], dst)
     # a hop that stays on one server looks at it twice: the second look sees the first one's record
     same = src == dst
-    src_state = torch.where(same, bad_dst, before_src[:, BAD])
+    src_state = torch.where(same, bad_dst.float(), before_src[:, BAD])
     src_time = torch.where(same, now_ms, before_src[:, TIME])
-    p_src = dynamics.trap_bad_probability(src_state, now_ms - src_time, *trap_rates)
-    bad_src = ((uniform[:, U_TRAP_SRC] < p_src) & tables.trap_mask[src]).float()
+    bad_src = _look(tables, trap_rates, src_state, src_time, now_ms, uniform[:, U_TRAP_SRC], src)
     # where src == dst both rows are one: write the last look's state to both, so the order is moot
-    record_dst = torch.stack([torch.where(same, bad_src, bad_dst), now_ms], -1)
-    record_src = torch.stack([bad_src, now_ms], -1)
+    record_dst = torch.stack([torch.where(same, bad_src, bad_dst).float(), now_ms], -1)
+    record_src = torch.stack([bad_src.float(), now_ms], -1)
     traps.index_put_((torch.cat([flat_dst, flat_src]),), torch.cat([record_dst, record_src]))
-    return (bad_dst > 0.5) | (bad_src > 0.5)
+    return bad_dst | bad_src
 
 
 def trap_rates_per_ms(settings: EnvSettings) -> tuple[float, float]:
